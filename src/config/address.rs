@@ -1,0 +1,1 @@
+//! Address parsing with HAProxy 2.6 semantics.

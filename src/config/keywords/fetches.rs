@@ -1,0 +1,4 @@
+//! placeholder
+use super::*;
+pub static FETCHES: &[Keyword] = &[];
+pub static CONVERTERS: &[Keyword] = &[];

@@ -1,0 +1,177 @@
+//! The keyword table: the single source of truth for what haproxide understands.
+//!
+//! Every keyword of HAProxy 2.6 appears here once per family (section keywords, `option`
+//! names, `bind` options, `server` options, rule actions...), with the sections it is valid
+//! in and its support status. The parser dispatches on these rows, "did you mean"
+//! candidates come from them, and `grammar/keywords.md` is generated from them
+//! (`haproxide --dump-keywords`); a test fails when that file is stale.
+
+mod bind_options;
+mod fetches;
+mod global;
+mod options;
+mod proxy;
+mod rule_actions;
+mod sections;
+mod server_options;
+
+/// A set of section kinds, as a bit mask.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct Sections(pub u32);
+
+impl Sections {
+    pub const NONE: Sections = Sections(0);
+    pub const GLOBAL: Sections = Sections(1 << 0);
+    pub const DEFAULTS: Sections = Sections(1 << 1);
+    pub const FRONTEND: Sections = Sections(1 << 2);
+    pub const LISTEN: Sections = Sections(1 << 3);
+    pub const BACKEND: Sections = Sections(1 << 4);
+    pub const USERLIST: Sections = Sections(1 << 5);
+    pub const PEERS: Sections = Sections(1 << 6);
+    pub const RESOLVERS: Sections = Sections(1 << 7);
+    pub const MAILERS: Sections = Sections(1 << 8);
+    pub const PROGRAM: Sections = Sections(1 << 9);
+    pub const HTTP_ERRORS: Sections = Sections(1 << 10);
+    pub const RING: Sections = Sections(1 << 11);
+    pub const CACHE: Sections = Sections(1 << 12);
+    pub const FCGI_APP: Sections = Sections(1 << 13);
+    pub const LOG_FORWARD: Sections = Sections(1 << 14);
+    /// Every proxy section, the usual domain of proxy keywords.
+    pub const PROXIES: Sections = Sections(Self::DEFAULTS.0 | Self::FRONTEND.0 | Self::LISTEN.0 | Self::BACKEND.0);
+    /// Sections with the frontend capability (defaults carry it for inheritance).
+    pub const FE: Sections = Sections(Self::DEFAULTS.0 | Self::FRONTEND.0 | Self::LISTEN.0);
+    /// Sections with the backend capability (defaults carry it for inheritance).
+    pub const BE: Sections = Sections(Self::DEFAULTS.0 | Self::LISTEN.0 | Self::BACKEND.0);
+    /// Proxies that can carry rules and ACLs (named defaults only, checked by the parser).
+    pub const NAMED: Sections = Sections(Self::FRONTEND.0 | Self::LISTEN.0 | Self::BACKEND.0);
+
+    pub const fn or(self, other: Sections) -> Sections {
+        Sections(self.0 | other.0)
+    }
+    pub const fn contains(self, other: Sections) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+    pub const fn intersects(self, other: Sections) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+/// What haproxide does with a keyword that HAProxy 2.6 accepts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Support {
+    /// Parsed into the typed IR and honoured by the engine.
+    Implemented,
+    /// Tuning or process knob with no behavioural effect here: accepted with a notice.
+    Accepted,
+    /// Valid HAProxy 2.6 that haproxide cannot run faithfully yet: the config is refused.
+    Unsupported,
+    /// Removed from HAProxy before 2.6; the text is HAProxy's own fatal message.
+    Removed(&'static str),
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Keyword {
+    /// The word (or words, space separated, e.g. `timeout client`, `stats uri`) as written.
+    pub name: &'static str,
+    /// Where HAProxy accepts it.
+    pub sections: Sections,
+    pub support: Support,
+    /// One-line syntax from the manual, shown in `grammar/keywords.md` and in help texts.
+    pub syntax: &'static str,
+}
+
+/// Builds a row; a `const fn` so tables stay `static`.
+pub const fn kw(name: &'static str, sections: Sections, support: Support, syntax: &'static str) -> Keyword {
+    Keyword { name, sections, support, syntax }
+}
+
+/// The families of keywords, each its own namespace.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Family {
+    /// Section headers: `global`, `defaults`, `frontend`...
+    Section,
+    /// First word(s) of a line inside a section (`global`, proxies and the small sections).
+    Directive,
+    /// `option <name>` (and `no option`, `default option`).
+    ProxyOption,
+    /// Options after a `bind` address.
+    BindOption,
+    /// Options after a `server` address, also `default-server` and `server-template`.
+    ServerOption,
+    /// `http-request <action>`.
+    HttpRequestAction,
+    /// `http-response <action>`.
+    HttpResponseAction,
+    /// `http-after-response <action>`.
+    HttpAfterResponseAction,
+    /// `tcp-request <kind> <action>`, `tcp-response content <action>`.
+    TcpAction,
+    /// Sample fetch methods usable in ACLs and expressions (`hdr`, `path_beg`, `src`...).
+    Fetch,
+    /// Sample converters (`lower`, `map`, `base64`...).
+    Converter,
+}
+
+impl Family {
+    pub const ALL: [Family; 11] = [
+        Family::Section,
+        Family::Directive,
+        Family::ProxyOption,
+        Family::BindOption,
+        Family::ServerOption,
+        Family::HttpRequestAction,
+        Family::HttpResponseAction,
+        Family::HttpAfterResponseAction,
+        Family::TcpAction,
+        Family::Fetch,
+        Family::Converter,
+    ];
+
+    pub fn rows(self) -> &'static [Keyword] {
+        match self {
+            Family::Section => sections::ROWS,
+            Family::Directive => directive_rows(),
+            Family::ProxyOption => options::ROWS,
+            Family::BindOption => bind_options::ROWS,
+            Family::ServerOption => server_options::ROWS,
+            Family::HttpRequestAction => rule_actions::HTTP_REQUEST,
+            Family::HttpResponseAction => rule_actions::HTTP_RESPONSE,
+            Family::HttpAfterResponseAction => rule_actions::HTTP_AFTER_RESPONSE,
+            Family::TcpAction => rule_actions::TCP,
+            Family::Fetch => fetches::FETCHES,
+            Family::Converter => fetches::CONVERTERS,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Family::Section => "Section keywords",
+            Family::Directive => "Directives (first word of a line)",
+            Family::ProxyOption => "option <name>",
+            Family::BindOption => "bind options",
+            Family::ServerOption => "server / default-server / server-template options",
+            Family::HttpRequestAction => "http-request actions",
+            Family::HttpResponseAction => "http-response actions",
+            Family::HttpAfterResponseAction => "http-after-response actions",
+            Family::TcpAction => "tcp-request / tcp-response actions",
+            Family::Fetch => "sample fetches (ACLs and expressions)",
+            Family::Converter => "sample converters",
+        }
+    }
+}
+
+fn directive_rows() -> &'static [Keyword] {
+    use std::sync::OnceLock;
+    static ALL: OnceLock<Vec<Keyword>> = OnceLock::new();
+    ALL.get_or_init(|| global::ROWS.iter().chain(proxy::ROWS).chain(sections::BODY_ROWS).copied().collect())
+}
+
+/// Finds the row for `name` in `family` that is valid in `section`; falls back to a row of
+/// that name valid elsewhere (so the caller can say "not allowed in this section").
+pub fn lookup(family: Family, name: &str, section: Sections) -> Option<&'static Keyword> {
+    let rows = family.rows();
+    rows.iter()
+        .find(|k| k.name == name && k.sections.intersects(section))
+        .or_else(|| rows.iter().find(|k| k.name == name))
+}

@@ -1,0 +1,1 @@
+//! Duration, size and integer value parsers with HAProxy 2.6 semantics.
