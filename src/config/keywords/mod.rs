@@ -175,3 +175,134 @@ pub fn lookup(family: Family, name: &str, section: Sections) -> Option<&'static 
         .find(|k| k.name == name && k.sections.intersects(section))
         .or_else(|| rows.iter().find(|k| k.name == name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files() -> Vec<(&'static str, &'static [Keyword])> {
+        vec![
+            ("sections::ROWS", sections::ROWS),
+            ("sections::BODY_ROWS", sections::BODY_ROWS),
+            ("global::ROWS", global::ROWS),
+            ("proxy::ROWS", proxy::ROWS),
+            ("options::ROWS", options::ROWS),
+            ("bind_options::ROWS", bind_options::ROWS),
+            ("server_options::ROWS", server_options::ROWS),
+            ("rule_actions::HTTP_REQUEST", rule_actions::HTTP_REQUEST),
+            ("rule_actions::HTTP_RESPONSE", rule_actions::HTTP_RESPONSE),
+            ("rule_actions::HTTP_AFTER_RESPONSE", rule_actions::HTTP_AFTER_RESPONSE),
+            ("rule_actions::TCP", rule_actions::TCP),
+            ("fetches::FETCHES", fetches::FETCHES),
+            ("fetches::CONVERTERS", fetches::CONVERTERS),
+        ]
+    }
+
+    #[test]
+    fn no_duplicate_rows_within_a_family() {
+        for fam in Family::ALL {
+            let rows = fam.rows();
+            assert!(!rows.is_empty(), "{fam:?} is empty");
+            for (i, a) in rows.iter().enumerate() {
+                for b in &rows[i + 1..] {
+                    if a.name != b.name {
+                        continue;
+                    }
+                    // NONE means "wherever the family applies", so two NONE rows always clash.
+                    let clash = a.sections == Sections::NONE
+                        || b.sections == Sections::NONE
+                        || a.sections.intersects(b.sections);
+                    assert!(!clash, "{fam:?}: duplicate row '{}' ({:?} / {:?})", a.name, a.sections, b.sections);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rows_are_well_formed_and_sorted() {
+        for (file, rows) in files() {
+            for k in rows {
+                assert!(!k.name.is_empty() && k.name.trim() == k.name, "{file}: bad name {:?}", k.name);
+                assert!(!k.name.contains("  ") && !k.name.contains('('), "{file}: bad name {:?}", k.name);
+                assert!(!k.syntax.is_empty() && k.syntax.len() < 100, "{file}: bad syntax for {}", k.name);
+                if let Support::Removed(msg) = k.support {
+                    assert!(!msg.trim().is_empty(), "{file}: empty Removed message for {}", k.name);
+                }
+            }
+            for w in rows.windows(2) {
+                assert!(w[0].name <= w[1].name, "{file}: '{}' listed before '{}'", w[0].name, w[1].name);
+            }
+        }
+    }
+
+    #[test]
+    fn spot_checks() {
+        let get = |fam, name, sec| lookup(fam, name, sec).unwrap_or_else(|| panic!("{fam:?} '{name}' missing"));
+        let d = Family::Directive;
+
+        let k = get(d, "timeout tunnel", Sections::BACKEND);
+        assert_eq!(k.support, Support::Implemented);
+        assert!(k.sections.contains(Sections::BACKEND) && !k.sections.intersects(Sections::FRONTEND));
+        assert!(get(d, "timeout client", Sections::FRONTEND).sections.contains(Sections::DEFAULTS));
+        assert_eq!(get(d, "acl", Sections::DEFAULTS).sections, Sections::PROXIES);
+
+        assert_eq!(
+            get(d, "nbproc", Sections::GLOBAL).support,
+            Support::Removed(
+                "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available."
+            )
+        );
+        assert_eq!(
+            get(d, "contimeout", Sections::DEFAULTS).support,
+            Support::Removed("the 'contimeout' directive is not supported anymore since HAProxy 2.1. Use 'timeout connect'.")
+        );
+        assert_eq!(
+            get(d, "redispatch", Sections::LISTEN).support,
+            Support::Removed("keyword 'redispatch' directive is not supported anymore since HAProxy 2.1. Use 'option redispatch'.")
+        );
+        assert_eq!(
+            get(d, "reqadd", Sections::FRONTEND).support,
+            Support::Removed("The 'reqadd' directive is not supported anymore since HAProxy 2.1. Use 'http-request add-header' instead.")
+        );
+        assert_eq!(get(d, "tune.ssl.default-dh-param", Sections::GLOBAL).support, Support::Accepted);
+        assert_eq!(get(d, "grace", Sections::GLOBAL).support, Support::Accepted);
+        assert!(matches!(get(d, "grace", Sections::LISTEN).support, Support::Removed(_)));
+        assert_eq!(get(d, "stats socket", Sections::GLOBAL).sections, Sections::GLOBAL);
+        assert_eq!(get(d, "stats uri", Sections::LISTEN).support, Support::Implemented);
+
+        // Same word, different sections, different rows.
+        assert_eq!(get(d, "user", Sections::USERLIST).support, Support::Implemented);
+        assert_eq!(get(d, "user", Sections::GLOBAL).support, Support::Implemented);
+        assert_eq!(get(d, "user", Sections::PROGRAM).support, Support::Unsupported);
+        assert_eq!(get(d, "maxconn", Sections::LOG_FORWARD).sections, Sections::LOG_FORWARD);
+        assert_eq!(get(d, "timeout server", Sections::RING).sections, Sections::RING);
+
+        assert_eq!(
+            get(Family::ProxyOption, "forceclose", Sections::BACKEND).support,
+            Support::Removed(
+                "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."
+            )
+        );
+        assert_eq!(get(Family::ProxyOption, "httplog", Sections::FRONTEND).support, Support::Implemented);
+        assert_eq!(get(Family::Section, "userlist", Sections::NONE).support, Support::Implemented);
+        assert_eq!(get(Family::Section, "peers", Sections::NONE).support, Support::Unsupported);
+        assert_eq!(get(Family::BindOption, "ssl", Sections::NONE).support, Support::Implemented);
+        assert_eq!(get(Family::BindOption, "tfo", Sections::NONE).support, Support::Accepted);
+        assert_eq!(get(Family::ServerOption, "no-check", Sections::NONE).support, Support::Implemented);
+        assert_eq!(get(Family::ServerOption, "ssl", Sections::NONE).support, Support::Unsupported);
+        assert_eq!(get(Family::HttpRequestAction, "set-header", Sections::NONE).support, Support::Implemented);
+        assert!(lookup(Family::HttpRequestAction, "track-sc2", Sections::NONE).is_some());
+        assert!(lookup(Family::TcpAction, "expect-proxy", Sections::NONE).is_some());
+        assert_eq!(get(Family::Fetch, "hdr_beg", Sections::NONE).support, Support::Implemented);
+        assert!(lookup(Family::Fetch, "sc0_http_req_rate", Sections::NONE).is_some());
+        assert_eq!(get(Family::Converter, "lower", Sections::NONE).support, Support::Implemented);
+        assert!(lookup(Family::Converter, "map_beg", Sections::NONE).is_some());
+
+        // Unknown to HAProxy 2.6.12, so absent here.
+        assert!(lookup(d, "debug", Sections::GLOBAL).is_none());
+        assert!(lookup(d, "log-profile", Sections::DEFAULTS).is_none());
+        assert!(lookup(Family::ProxyOption, "http-use-htx", Sections::DEFAULTS).is_none());
+        assert!(lookup(Family::ServerOption, "no-verifyhost", Sections::NONE).is_none());
+        assert!(lookup(Family::Fetch, "req.cookie", Sections::NONE).is_none());
+    }
+}

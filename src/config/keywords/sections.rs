@@ -1,4 +1,426 @@
-//! Section headers and the body keywords of the small sections.
+//! Section headers, and the body keywords of the small sections (`userlist`, `peers`,
+//! `resolvers`, `mailers`, `program`, `http-errors`, `ring`, `cache`, `fcgi-app`, `log-forward`).
+//!
+//! Generated from the 2.6 manual (sections 3.4 to 3.10, 5.3.2, 6.2.1, 10.1.1) and checked
+//! keyword by keyword with `haproxy -c` (2.6.12). Not in 2.6 although sometimes cited:
+//! `shards` in `peers` (unknown keyword in 2.6.12).
 use super::*;
-pub static ROWS: &[Keyword] = &[];
-pub static BODY_ROWS: &[Keyword] = &[];
+
+/// Section keywords (first word of a line that opens a section).
+pub static ROWS: &[Keyword] = &[
+    kw(
+        "backend",
+        Sections::NONE,
+        Support::Implemented,
+        "backend <name> [ from <defaults_name> ]",
+    ),
+    kw(
+        "cache",
+        Sections::NONE,
+        Support::Unsupported,
+        "cache <name>",
+    ),
+    kw(
+        "defaults",
+        Sections::NONE,
+        Support::Implemented,
+        "defaults [<name>] [ from <defaults_name> ]",
+    ),
+    kw(
+        "fcgi-app",
+        Sections::NONE,
+        Support::Unsupported,
+        "fcgi-app <name>",
+    ),
+    kw(
+        "frontend",
+        Sections::NONE,
+        Support::Implemented,
+        "frontend <name> [ from <defaults_name> ]",
+    ),
+    kw("global", Sections::NONE, Support::Implemented, "global"),
+    kw(
+        "http-errors",
+        Sections::NONE,
+        Support::Unsupported,
+        "http-errors <name>",
+    ),
+    kw(
+        "listen",
+        Sections::NONE,
+        Support::Implemented,
+        "listen <name> [ from <defaults_name> ]",
+    ),
+    kw(
+        "log-forward",
+        Sections::NONE,
+        Support::Unsupported,
+        "log-forward <name>",
+    ),
+    kw(
+        "mailers",
+        Sections::NONE,
+        Support::Unsupported,
+        "mailers <mailersect>",
+    ),
+    kw(
+        "namespace_list",
+        Sections::NONE,
+        Support::Unsupported,
+        "namespace_list",
+    ),
+    kw(
+        "peers",
+        Sections::NONE,
+        Support::Unsupported,
+        "peers <peersect>",
+    ),
+    kw(
+        "program",
+        Sections::NONE,
+        Support::Unsupported,
+        "program <name>",
+    ),
+    kw(
+        "resolvers",
+        Sections::NONE,
+        Support::Unsupported,
+        "resolvers <resolvers id>",
+    ),
+    kw(
+        "ring",
+        Sections::NONE,
+        Support::Unsupported,
+        "ring <ringname>",
+    ),
+    kw(
+        "userlist",
+        Sections::NONE,
+        Support::Implemented,
+        "userlist <listname>",
+    ),
+];
+
+/// Keywords valid inside the small sections; proxy and global keywords live elsewhere.
+pub static BODY_ROWS: &[Keyword] = &[
+    kw(
+        "accepted_payload_size",
+        Sections::RESOLVERS,
+        Support::Unsupported,
+        "accepted_payload_size <nb>",
+    ),
+    kw(
+        "acl",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "acl <aclname> <criterion> [flags] [operator] <value> ...",
+    ),
+    kw(
+        "backing-file",
+        Sections::RING,
+        Support::Unsupported,
+        "backing-file <path>",
+    ),
+    kw(
+        "backlog",
+        Sections::LOG_FORWARD,
+        Support::Unsupported,
+        "backlog <conns>",
+    ),
+    kw(
+        "bind",
+        Sections::LOG_FORWARD,
+        Support::Unsupported,
+        "bind <addr> [param*]",
+    ),
+    kw(
+        "bind",
+        Sections::PEERS,
+        Support::Unsupported,
+        "bind [<address>]:<port_range> [, ...] [param*]",
+    ),
+    kw(
+        "command",
+        Sections::PROGRAM,
+        Support::Unsupported,
+        "command <command> [arguments*]",
+    ),
+    kw(
+        "default-bind",
+        Sections::PEERS,
+        Support::Unsupported,
+        "default-bind [param*]",
+    ),
+    kw(
+        "default-server",
+        Sections::PEERS,
+        Support::Unsupported,
+        "default-server [param*]",
+    ),
+    kw(
+        "description",
+        Sections::RING,
+        Support::Unsupported,
+        "description <text>",
+    ),
+    kw(
+        "dgram-bind",
+        Sections::LOG_FORWARD,
+        Support::Unsupported,
+        "dgram-bind <addr> [param*]",
+    ),
+    kw(
+        "disabled",
+        Sections::PEERS,
+        Support::Unsupported,
+        "disabled",
+    ),
+    kw(
+        "docroot",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "docroot <path>",
+    ),
+    kw("enabled", Sections::PEERS, Support::Unsupported, "enabled"),
+    kw(
+        "errorfile",
+        Sections::HTTP_ERRORS,
+        Support::Unsupported,
+        "errorfile <code> <file>",
+    ),
+    kw(
+        "format",
+        Sections::RING,
+        Support::Unsupported,
+        "format <format>",
+    ),
+    kw(
+        "group",
+        Sections::PROGRAM,
+        Support::Unsupported,
+        "group <group name>",
+    ),
+    kw(
+        "group",
+        Sections::USERLIST,
+        Support::Implemented,
+        "group <groupname> [users <user>,<user>,(...)]",
+    ),
+    kw(
+        "hold",
+        Sections::RESOLVERS,
+        Support::Unsupported,
+        "hold <status> <period>",
+    ),
+    kw(
+        "index",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "index <script-name>",
+    ),
+    kw(
+        "log",
+        Sections::LOG_FORWARD,
+        Support::Unsupported,
+        "log { global | <address> [len <length>] [format <format>] [sample <ranges>:<size>] ... }",
+    ),
+    kw(
+        "log",
+        Sections::PEERS,
+        Support::Unsupported,
+        "log <address> [len <length>] [format <format>] [sample <ranges>:<sample_size>]",
+    ),
+    kw(
+        "log-stderr",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "log-stderr { global | <address> [len <length>] [format <format>] ... }",
+    ),
+    kw(
+        "mailer",
+        Sections::MAILERS,
+        Support::Unsupported,
+        "mailer <mailername> <ip>:<port>",
+    ),
+    kw(
+        "max-age",
+        Sections::CACHE,
+        Support::Unsupported,
+        "max-age <seconds>",
+    ),
+    kw(
+        "max-object-size",
+        Sections::CACHE,
+        Support::Unsupported,
+        "max-object-size <bytes>",
+    ),
+    kw(
+        "max-secondary-entries",
+        Sections::CACHE,
+        Support::Unsupported,
+        "max-secondary-entries <number>",
+    ),
+    kw(
+        "maxconn",
+        Sections::LOG_FORWARD,
+        Support::Unsupported,
+        "maxconn <conns>",
+    ),
+    kw(
+        "maxlen",
+        Sections::RING,
+        Support::Unsupported,
+        "maxlen <length>",
+    ),
+    kw(
+        "nameserver",
+        Sections::RESOLVERS,
+        Support::Unsupported,
+        "nameserver <name> <address>[:port] [param*]",
+    ),
+    kw(
+        "option get-values",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "option get-values",
+    ),
+    kw(
+        "option keep-conn",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "option keep-conn",
+    ),
+    kw(
+        "option max-reqs",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "option max-reqs <reqs>",
+    ),
+    kw(
+        "option mpxs-conns",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "option mpxs-conns",
+    ),
+    kw(
+        "option start-on-reload",
+        Sections::PROGRAM,
+        Support::Unsupported,
+        "option start-on-reload",
+    ),
+    kw(
+        "parse-resolv-conf",
+        Sections::RESOLVERS,
+        Support::Unsupported,
+        "parse-resolv-conf",
+    ),
+    kw(
+        "pass-header",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "pass-header <name>",
+    ),
+    kw(
+        "path-info",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "path-info <regex>",
+    ),
+    kw(
+        "peer",
+        Sections::PEERS,
+        Support::Unsupported,
+        "peer <peername> <ip>:<port> [param*]",
+    ),
+    kw(
+        "process-vary",
+        Sections::CACHE,
+        Support::Unsupported,
+        "process-vary <on/off>",
+    ),
+    kw(
+        "resolve_retries",
+        Sections::RESOLVERS,
+        Support::Unsupported,
+        "resolve_retries <nb>",
+    ),
+    kw(
+        "server",
+        Sections::PEERS,
+        Support::Unsupported,
+        "server <peername> [<ip>:<port>] [param*]",
+    ),
+    kw(
+        "server",
+        Sections::RING,
+        Support::Unsupported,
+        "server <name> <address> [param*]",
+    ),
+    kw(
+        "set-param",
+        Sections::FCGI_APP,
+        Support::Unsupported,
+        "set-param <name> <fmt>",
+    ),
+    kw("size", Sections::RING, Support::Unsupported, "size <size>"),
+    kw(
+        "table",
+        Sections::PEERS,
+        Support::Unsupported,
+        "table <tablename> type {ip | integer | string [len <length>] | binary [len <length>]} ...",
+    ),
+    kw(
+        "timeout client",
+        Sections::LOG_FORWARD,
+        Support::Unsupported,
+        "timeout client <timeout>",
+    ),
+    kw(
+        "timeout connect",
+        Sections::RING,
+        Support::Unsupported,
+        "timeout connect <timeout>",
+    ),
+    kw(
+        "timeout mail",
+        Sections::MAILERS,
+        Support::Unsupported,
+        "timeout mail <time>",
+    ),
+    kw(
+        "timeout resolve",
+        Sections::RESOLVERS,
+        Support::Unsupported,
+        "timeout resolve <time>",
+    ),
+    kw(
+        "timeout retry",
+        Sections::RESOLVERS,
+        Support::Unsupported,
+        "timeout retry <time>",
+    ),
+    kw(
+        "timeout server",
+        Sections::RING,
+        Support::Unsupported,
+        "timeout server <timeout>",
+    ),
+    kw(
+        "total-max-size",
+        Sections::CACHE,
+        Support::Unsupported,
+        "total-max-size <megabytes>",
+    ),
+    kw(
+        "user",
+        Sections::PROGRAM,
+        Support::Unsupported,
+        "user <user name>",
+    ),
+    kw(
+        "user",
+        Sections::USERLIST,
+        Support::Implemented,
+        "user <username> [password|insecure-password <password>]",
+    ),
+];
