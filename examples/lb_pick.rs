@@ -5,13 +5,18 @@
 //!   lb_pick --algo ALGO [--hash-type map-based|consistent] [--func sdbm|djb2|wt6|crc32]
 //!           [--avalanche] --weights 1,2,3 [--backup 0,0,1] [--down 0,1,0] [--allbackups]
 //!           [--len N] [--depth N] [--whole] [--path-only] [--param NAME] [--domain-only]
-//!           [--seq N]
-//! ALGO: roundrobin static-rr leastconn first source uri url_param hdr hash.
+//!           [--seq N] [--ops OPS]
+//! ALGO: roundrobin static-rr leastconn first source uri url_param hdr hash
+//! rdp-cookie.
 //! Hashing algorithms read one key per line on stdin (an IP address for
-//! `source`, a URI for `uri`/`url_param`, a header value for `hdr`) and print
+//! `source`, a URI for `uri`/`url_param`, a header value for `hdr`/`hash`, a
+//! user name for `rdp-cookie`) and print
 //! one 0-based server index per line ("-" for none). With `--seq N`, N picks
 //! are made without a key, each as a short sequential connection (picked,
 //! started, ended), and printed one per line.
+//! `--ops` interleaves runtime changes with picks: a comma-separated list of
+//! `N` (N picks: N sequential picks, or the next N keys from stdin),
+//! `wI=W` (set server I's weight to W), `dI` (server I down), `uI` (up).
 
 use haproxide::balance::{
     keys, Algorithm, Balancer, HashConfig, HashFunction, HashType, ServerSlot,
@@ -30,6 +35,7 @@ fn main() {
     let (mut allbackups, mut whole, mut path_only, mut domain_only) = (false, false, false, false);
     let (mut len, mut depth, mut seq) = (0u32, 0u32, None::<usize>);
     let mut param = String::new();
+    let mut ops = String::new();
     let mut i = 0;
     while i < args.len() {
         let val = args.get(i + 1).cloned().unwrap_or_default();
@@ -58,6 +64,7 @@ fn main() {
             "--depth" => depth = val.parse().unwrap_or(0),
             "--param" => param = val,
             "--seq" => seq = val.parse().ok(),
+            "--ops" => ops = val,
             flag => {
                 took = false;
                 match flag {
@@ -96,6 +103,14 @@ fn main() {
             use_domain_only: domain_only,
         },
         "hash" => Algorithm::Hash,
+        // `balance rdp-cookie` without a name means "mstshash".
+        "rdp-cookie" => Algorithm::RdpCookie {
+            name: if param.is_empty() {
+                b"mstshash".to_vec()
+            } else {
+                param.clone().into_bytes()
+            },
+        },
         _ => Algorithm::RoundRobin,
     };
     let servers: Vec<ServerSlot> = weights
@@ -112,29 +127,72 @@ fn main() {
     let out = std::io::stdout();
     let mut out = out.lock();
     let show = |p: Option<usize>| p.map_or_else(|| "-".to_string(), |i| i.to_string());
-    if let Some(n) = seq {
-        for _ in 0..n {
-            let p = lb.pick(None);
-            if let Some(i) = p {
-                lb.conn_started(i);
-                lb.conn_ended(i);
+    let keyed = seq.is_none();
+    let mut lines = std::io::stdin().lock().lines();
+    let mut next_key = || -> Option<Option<Vec<u8>>> {
+        let line = lines.next()?.ok()?;
+        Some(match algo {
+            Algorithm::Source => line
+                .trim()
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| keys::source_key(&ip).as_bytes().to_vec()),
+            // The line is the user name: wrap it in an RDP connection
+            // request (TPKT + X.224 header, 11 bytes, then the cookie line).
+            Algorithm::RdpCookie { .. } => {
+                let mut p = vec![3, 0, 0, 0, 0, 0xe0, 0, 0, 0, 0, 0];
+                p.extend_from_slice(format!("Cookie: mstshash={line}\r\n").as_bytes());
+                Some(p)
             }
-            let _ = writeln!(out, "{}", show(p));
-        }
-        return;
+            _ => Some(line.into_bytes()),
+        })
+    };
+    // Without --ops: all of --seq, or every key on stdin.
+    if ops.is_empty() {
+        ops = seq.map_or_else(|| usize::MAX.to_string(), |n| n.to_string());
     }
-    for line in std::io::stdin().lock().lines() {
-        let Ok(line) = line else { break };
-        let key: Vec<u8> = match algo {
-            Algorithm::Source => match line.trim().parse::<std::net::IpAddr>() {
-                Ok(ip) => keys::source_key(&ip).as_bytes().to_vec(),
-                Err(_) => {
-                    let _ = writeln!(out, "-");
-                    continue;
-                }
-            },
-            _ => line.into_bytes(),
+    for op in ops.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let idx = |o: &str| {
+            o[1..]
+                .split('=')
+                .next()
+                .and_then(|v| v.parse::<usize>().ok())
         };
-        let _ = writeln!(out, "{}", show(lb.pick(Some(&key))));
+        match op.as_bytes()[0] {
+            b'w' => {
+                let w = op
+                    .split('=')
+                    .nth(1)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1);
+                if let Some(i) = idx(op) {
+                    lb.set_weight(i, w);
+                }
+            }
+            b'd' | b'u' => {
+                if let Some(i) = idx(op) {
+                    lb.set_usable(i, op.starts_with('u'));
+                }
+            }
+            _ => {
+                let n: usize = op.parse().unwrap_or(0);
+                for _ in 0..n {
+                    let p = if keyed {
+                        match next_key() {
+                            None => break,
+                            Some(None) => None,
+                            Some(Some(k)) => lb.pick(Some(&k)),
+                        }
+                    } else {
+                        lb.pick(None)
+                    };
+                    if let Some(i) = p {
+                        lb.conn_started(i);
+                        lb.conn_ended(i);
+                    }
+                    let _ = writeln!(out, "{}", show(p));
+                }
+            }
+        }
     }
 }
