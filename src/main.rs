@@ -1,1 +1,90 @@
-fn main() {}
+//! The `haproxide` binary: HAProxy's command line in front of the config layer and engine.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use haproxide::cli::{parse_args, Action, USAGE};
+use haproxide::config::render::{render_haproxy, render_human, render_json, CheckFlags, Format};
+use haproxide::config::{load, LoadOptions};
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = parse_args(&argv);
+    if let Some(dir) = &args.chdir {
+        if let Err(e) = std::env::set_current_dir(dir) {
+            eprintln!("[ALERT]    ({}) : cannot chdir to '{dir}' : {e}", std::process::id());
+            return ExitCode::from(1);
+        }
+    }
+    match &args.action {
+        Action::Usage(why) => {
+            eprintln!("{}{USAGE}", if why.is_empty() { String::new() } else { format!("haproxide: {why}\n") });
+            return ExitCode::from(1);
+        }
+        Action::Version => {
+            println!("{}", haproxide::version_line());
+            return ExitCode::SUCCESS;
+        }
+        Action::VersionVerbose => {
+            println!("{}", haproxide::version_line());
+            println!("Compatible with HAProxy {}", haproxide::config::cond::COMPAT_VERSION);
+            println!("Feature list : {}", haproxide::config::cond::FEATURES.iter().map(|f| format!("+{f}")).collect::<Vec<_>>().join(" "));
+            println!("TLS library : rustls 0.23 (ring)");
+            return ExitCode::SUCCESS;
+        }
+        Action::DumpKeywords => {
+            print!("{}", haproxide::config::keywords::markdown());
+            return ExitCode::SUCCESS;
+        }
+        Action::Check | Action::Run => {}
+    }
+    let opts = LoadOptions {
+        files: args.files.clone(),
+        ignore_dns_failures: args.ignore_dns,
+        zero_warning: args.zero_warning,
+        diag_mode: args.diag,
+        env: None,
+    };
+    let loaded = load(&opts);
+    let flags = CheckFlags {
+        quiet: args.quiet,
+        verbose: args.verbose,
+        pid: std::process::id(),
+        program: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "haproxide".into()),
+    };
+    let out = match args.format {
+        Format::Haproxy => render_haproxy(&loaded, &flags),
+        Format::Json => render_json(&loaded),
+        Format::Human => render_human(&loaded, &|f: &str| std::fs::read_to_string(f).ok()),
+    };
+    if args.action == Action::Check {
+        print!("{}", out.stdout);
+        eprint!("{}", out.stderr);
+        if args.dump_ir {
+            if let Some(c) = &loaded.config {
+                println!("{c:#?}");
+            }
+        }
+        return ExitCode::from(out.exit_code as u8);
+    }
+    // Run mode: refuse to start on what -c rejects, with the same messages.
+    eprint!("{}", out.stderr);
+    let Some(config) = loaded.config.filter(|_| out.exit_code == 0) else {
+        if out.exit_code == 2 {
+            eprintln!("[ALERT]    ({}) : [haproxide.main()] No enabled listener found (check for 'bind' directives) ! Exiting.", flags.pid);
+        }
+        return ExitCode::from(1);
+    };
+    run_engine(Arc::new(config), &args)
+}
+
+fn run_engine(config: Arc<haproxide::config::ir::Config>, args: &haproxide::cli::Args) -> ExitCode {
+    let opts = haproxide::engine::RunOptions { foreground: args.foreground || !args.daemon, quiet: args.quiet, threads: None };
+    match haproxide::engine::run(config, opts) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("[ALERT]    ({}) : {e:#}", std::process::id());
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The `global` section, `log` lines (global and proxy) and `userlist` sections.
+
+use super::super::address::{self, LogTarget as Target};
+use super::super::diag::{Diagnostic, Location, Severity};
+use super::super::ir::{Account, LogTarget, Password, TlsDefaults, TlsVersion, User};
+use super::super::keywords::Keyword;
+use super::super::lexer::Word;
+use super::super::loader::{unsupported, with_col};
+use super::super::values;
+use super::{arg, at, Ctx, SectionState};
+
+#[derive(Debug, Default, Clone)]
+pub struct GlobalDraft {
+    pub maxconn: Option<u32>,
+    pub daemon: bool,
+    pub user: Option<Account>,
+    pub group: Option<Account>,
+    pub chroot: Option<String>,
+    pub pidfile: Option<String>,
+    pub hard_stop_after_ms: Option<u32>,
+    pub crt_base: Option<String>,
+    pub ca_base: Option<String>,
+    pub bind_tls: TlsDefaults,
+    pub server_tls: TlsDefaults,
+    pub ssl_server_verify_required: bool,
+    pub logs: Vec<LogTarget>,
+    pub quiet: bool,
+}
+
+const FACILITIES: &[&str] = &[
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp", "ntp", "audit", "alert", "cron2",
+    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+const LEVELS: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+
+pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Location) {
+    let kw_loc = with_col(loc, &words[0]);
+    let a1 = arg(words, 1).to_string();
+    match row.name {
+        "maxconn" => {
+            if ctx.global.maxconn.is_some() {
+                ctx.push(Diagnostic::parsing(Severity::AlertNonFatal, "duplicate", kw_loc, "'maxconn' already specified. Continuing."));
+                return;
+            }
+            if a1.is_empty() {
+                return ctx.fatal(&kw_loc, "missing-argument", "'maxconn' expects an integer argument.");
+            }
+            ctx.global.maxconn = Some(values::atoi(&a1).clamp(0, u32::MAX as i64) as u32);
+        }
+        "daemon" => ctx.global.daemon = true,
+        "quiet" => {
+            ctx.global.quiet = true;
+            if ctx.quiet_from.is_none() {
+                ctx.quiet_from = Some(ctx.diags.len());
+            }
+        }
+        "zero-warning" => ctx.zero_warning = true,
+        "user" | "group" => {
+            let is_user = row.name == "user";
+            let id = lookup_account(&a1, is_user);
+            match id {
+                Some(id) => {
+                    let acc = Some(Account { name: Some(a1.clone()), id });
+                    if is_user {
+                        ctx.global.user = acc;
+                    } else {
+                        ctx.global.group = acc;
+                    }
+                }
+                None => {
+                    let what = if is_user { "user" } else { "group" };
+                    ctx.fatal(&at(loc, words, 1), "unknown-account", format!("cannot find {what} id for '{a1}' (0:Success)"));
+                }
+            }
+        }
+        "uid" | "gid" => {
+            let id = values::atoi(&a1).clamp(0, u32::MAX as i64) as u32;
+            let acc = Some(Account { name: None, id });
+            if row.name == "uid" {
+                ctx.global.user = acc;
+            } else {
+                ctx.global.group = acc;
+            }
+        }
+        "chroot" => ctx.global.chroot = Some(a1),
+        "pidfile" => ctx.global.pidfile = Some(a1),
+        "crt-base" => ctx.global.crt_base = Some(a1),
+        "ca-base" => ctx.global.ca_base = Some(a1),
+        "hard-stop-after" => match values::parse_duration(&a1, 1) {
+            Ok(d) => ctx.global.hard_stop_after_ms = Some(d.ms),
+            Err(_) => ctx.fatal(&kw_loc, "bad-value", format!("unexpected character in 'hard-stop-after' value '{a1}'.")),
+        },
+        "setenv" | "presetenv" => {
+            if words.len() != 3 {
+                return ctx.fatal(&kw_loc, "bad-arity", format!("'{}' expects exactly two arguments.", row.name));
+            }
+            let set = row.name == "setenv" || !ctx.env.contains_key(&a1);
+            if set {
+                ctx.env.insert(a1, arg(words, 2).to_string());
+            }
+        }
+        "unsetenv" => {
+            for w in &words[1..] {
+                ctx.env.remove(&w.text);
+            }
+        }
+        "resetenv" => {
+            let keep: Vec<&str> = words[1..].iter().map(|w| w.text.as_str()).collect();
+            ctx.env.retain(|k, _| keep.contains(&k.as_str()));
+        }
+        "ssl-default-bind-ciphers" => ctx.global.bind_tls.ciphers = Some(a1),
+        "ssl-default-bind-ciphersuites" => ctx.global.bind_tls.ciphersuites = Some(a1),
+        "ssl-default-bind-curves" => ctx.global.bind_tls.curves = Some(a1),
+        "ssl-default-server-ciphers" => ctx.global.server_tls.ciphers = Some(a1),
+        "ssl-default-server-ciphersuites" => ctx.global.server_tls.ciphersuites = Some(a1),
+        "ssl-default-bind-options" | "ssl-default-server-options" => {
+            let bind_side = row.name == "ssl-default-bind-options";
+            let mut t = if bind_side { ctx.global.bind_tls.clone() } else { ctx.global.server_tls.clone() };
+            let mut i = 1;
+            while i < words.len() {
+                let o = arg(words, i);
+                match o {
+                    "ssl-min-ver" | "ssl-max-ver" => {
+                        let Some(v) = tls_version(arg(words, i + 1)) else {
+                            return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("'{}' : unknown ssl/tls version", arg(words, i + 1)));
+                        };
+                        if o == "ssl-min-ver" {
+                            t.min_ver = Some(v);
+                        } else {
+                            t.max_ver = Some(v);
+                        }
+                        i += 1;
+                    }
+                    "no-tls-tickets" => t.no_tls_tickets = true,
+                    "no-sslv3" | "no-tlsv10" | "no-tlsv11" => {
+                        // rustls never speaks these versions, so excluding them changes nothing.
+                    }
+                    "no-tlsv12" | "no-tlsv13" | "force-tlsv12" | "force-tlsv13" | "force-sslv3" | "force-tlsv10" | "force-tlsv11" => {
+                        return ctx.push(unsupported(&at(loc, words, i), &format!("{} {o}", row.name)));
+                    }
+                    "prefer-client-ciphers" | "no-ca-names" | "allow-0rtt" => {
+                        return ctx.push(unsupported(&at(loc, words, i), &format!("{} {o}", row.name)));
+                    }
+                    _ => {
+                        return ctx.fatal(&at(loc, words, i), "bad-value", format!("'{}' : unknown or unsupported option '{o}'", row.name));
+                    }
+                }
+                i += 1;
+            }
+            if bind_side {
+                ctx.global.bind_tls = t;
+            } else {
+                ctx.global.server_tls = t;
+            }
+        }
+        "ssl-server-verify" => match a1.as_str() {
+            "none" => ctx.global.ssl_server_verify_required = false,
+            "required" => ctx.global.ssl_server_verify_required = true,
+            _ => ctx.fatal(&kw_loc, "bad-value", "'ssl-server-verify' expects 'none' or 'required' as argument."),
+        },
+        "log" => {
+            if let Some(entry) = parse_log(ctx, words, loc) {
+                match entry {
+                    LogLine::Target(t) => ctx.global.logs.push(t),
+                    LogLine::NoLog => ctx.global.logs.clear(),
+                    LogLine::Global => ctx.fatal(&kw_loc, "bad-value", "log : 'global' is only valid in proxies"),
+                }
+            }
+        }
+        other => ctx.push(unsupported(&kw_loc, other)),
+    }
+}
+
+pub fn tls_version(s: &str) -> Option<TlsVersion> {
+    Some(match s {
+        "SSLv3" => TlsVersion::Ssl3,
+        "TLSv1.0" => TlsVersion::Tls10,
+        "TLSv1.1" => TlsVersion::Tls11,
+        "TLSv1.2" => TlsVersion::Tls12,
+        "TLSv1.3" => TlsVersion::Tls13,
+        _ => return None,
+    })
+}
+
+/// getpwnam/getgrnam through the C library, so NSS sources count as they do for HAProxy.
+fn lookup_account(name: &str, user: bool) -> Option<u32> {
+    let cname = std::ffi::CString::new(name).ok()?;
+    // SAFETY: getpwnam/getgrnam take a valid NUL-terminated string and return either NULL or
+    // a pointer to static storage that we read immediately, before any other libc call.
+    unsafe {
+        if user {
+            let pw = libc::getpwnam(cname.as_ptr());
+            (!pw.is_null()).then(|| (*pw).pw_uid)
+        } else {
+            let gr = libc::getgrnam(cname.as_ptr());
+            (!gr.is_null()).then(|| (*gr).gr_gid)
+        }
+    }
+}
+
+pub enum LogLine {
+    Global,
+    NoLog,
+    Target(LogTarget),
+}
+
+/// `log global`, `no log` or `log <target> [len N] [format F] [sample r:s] <facility> [max [min]]`.
+pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLine> {
+    let kw_loc = with_col(loc, &words[0]);
+    if words[0].text == "no" {
+        return Some(LogLine::NoLog);
+    }
+    let a1 = arg(words, 1);
+    if a1 == "global" {
+        if let Some(extra) = words.get(2) {
+            ctx.fatal(&with_col(loc, extra), "bad-value", format!("log : unknown log facility '{}'", extra.text));
+            return None;
+        }
+        return Some(LogLine::Global);
+    }
+    if a1.is_empty() || words.len() < 3 {
+        ctx.fatal(&kw_loc, "missing-argument", "log : expects <address> and <facility> or global as arguments");
+        return None;
+    }
+    let env = ctx.env.clone();
+    let expanded = address::expand_address_env(a1, &|n: &str| env.get(n).cloned());
+    let target = match address::parse_log_target(&expanded) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.fatal(&at(loc, words, 1), "bad-address", format!("log : {}", e.message()));
+            return None;
+        }
+    };
+    // Host names in log targets are resolved at load time, as HAProxy does.
+    if let Target::Udp(a) | Target::Tcp(a) = &target {
+        if let address::Host::Name(h) = &a.host {
+            if address::resolve_host(h).is_none() {
+                ctx.fatal(&at(loc, words, 1), "dns", format!("log : invalid address: '{h}' in '{a1}'"));
+                return None;
+            }
+        }
+    }
+    let mut i = 2;
+    let mut len = None;
+    let mut format = None;
+    loop {
+        match arg(words, i) {
+            "len" => {
+                len = Some(values::atoi(arg(words, i + 1)).max(0) as u32);
+                i += 2;
+            }
+            "format" => {
+                let f = arg(words, i + 1);
+                if !matches!(f, "rfc3164" | "rfc5424" | "short" | "raw" | "iso" | "local" | "priority" | "timed") {
+                    ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("log : unknown log format '{f}'"));
+                    return None;
+                }
+                format = Some(f.to_string());
+                i += 2;
+            }
+            "sample" => {
+                ctx.push(unsupported(&at(loc, words, i), "log sample"));
+                return None;
+            }
+            _ => break,
+        }
+    }
+    let facility = arg(words, i);
+    if !FACILITIES.contains(&facility) {
+        ctx.fatal(&at(loc, words, i), "bad-value", format!("log : unknown log facility '{facility}'"));
+        return None;
+    }
+    let mut levels = [None, None];
+    for (slot, j) in levels.iter_mut().zip([i + 1, i + 2]) {
+        let l = arg(words, j);
+        if l.is_empty() {
+            break;
+        }
+        if !LEVELS.contains(&l) {
+            let which = if j == i + 1 { "optional" } else { "optional minimum" };
+            ctx.fatal(&at(loc, words, j), "bad-value", format!("log : unknown {which} log level '{l}'"));
+            return None;
+        }
+        *slot = Some(l.to_string());
+    }
+    if let Some(extra) = words.get(i + 3) {
+        ctx.fatal(&with_col(loc, extra), "extra-argument", format!("log : cannot handle unexpected argument '{}'.", extra.text));
+        return None;
+    }
+    Some(LogLine::Target(LogTarget {
+        target,
+        facility: facility.to_string(),
+        max_level: levels[0].take(),
+        min_level: levels[1].take(),
+        format,
+        len,
+    }))
+}
+
+/// `user` and `group` lines of a `userlist`.
+pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Location) {
+    let kw_loc = with_col(loc, &words[0]);
+    let SectionState::Userlist(ul) = &mut ctx.section else { return };
+    let name = arg(words, 1).to_string();
+    match row.name {
+        "group" => {
+            if name.is_empty() {
+                let ul_name = ul.name.clone();
+                return ctx.fatal(&kw_loc, "missing-argument", format!("'group' expects <name> as arguments in userlist '{ul_name}'."));
+            }
+            ul.groups.push(name.clone());
+            if arg(words, 2) == "users" {
+                let members: Vec<String> = arg(words, 3).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                for u in ul.users.iter_mut().filter(|u| members.contains(&u.name)) {
+                    u.groups.push(name.clone());
+                }
+            }
+        }
+        "user" => {
+            let mut password = Password::Insecure(String::new());
+            let mut groups = Vec::new();
+            let mut i = 2;
+            while i < words.len() {
+                match arg(words, i) {
+                    "password" => password = Password::Crypt(arg(words, i + 1).to_string()),
+                    "insecure-password" => password = Password::Insecure(arg(words, i + 1).to_string()),
+                    "groups" => groups = arg(words, i + 1).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    other => {
+                        let ul_name = ul.name.clone();
+                        return ctx.fatal(
+                            &at(loc, words, i),
+                            "bad-value",
+                            format!("'user' only supports 'password', 'insecure-password' and 'groups' (got '{other}') in userlist '{ul_name}'."),
+                        );
+                    }
+                }
+                i += 2;
+            }
+            if let Some(g) = groups.iter().find(|g| !ul.groups.contains(g)).cloned() {
+                let ul_name = ul.name.clone();
+                return ctx.fatal(&kw_loc, "unknown-group", format!("userlist '{ul_name}': no such group '{g}' specified in user '{name}'"));
+            }
+            ul.users.push(User { name, password, groups });
+        }
+        other => ctx.push(unsupported(&kw_loc, other)),
+    }
+}

@@ -1,0 +1,359 @@
+//! Link-time checks and IR construction, run once every file parsed without fatal error:
+//! name uniqueness, backend references, mode compatibility, TLS without certificates,
+//! missing timeouts, server address resolution; then the drafts become the immutable IR.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::super::address::{self, Host, PortSpec};
+use super::super::diag::{Diagnostic, Severity};
+use super::super::ir::{
+    Backend, Bind, BindTls, Config, Frontend, Global, LogFormatKind, Mode, Origin, SectionKind, Server, UseBackend,
+};
+use super::super::keywords::Sections;
+use super::super::loader::unsupported;
+use super::{Ctx, ProxyDraft};
+
+/// HAProxy's per-proxy connection limit when none is configured.
+const DEFAULT_PROXY_MAXCONN: u32 = 2000;
+
+fn origin(d: &ProxyDraft) -> Origin {
+    Origin { file: d.loc.file.clone(), line: d.loc.line }
+}
+
+fn link_err(ctx: &mut Ctx, d: &ProxyDraft, code: &'static str, msg: String) {
+    ctx.push(Diagnostic::plain(Severity::Fatal, code, Some(d.loc.clone()), msg).link());
+}
+
+fn link_warn(ctx: &mut Ctx, d: &ProxyDraft, code: &'static str, msg: String) {
+    ctx.push(Diagnostic::plain(Severity::Warning, code, Some(d.loc.clone()), msg).link());
+}
+
+/// Checks duplicate proxy names; HAProxy does this while parsing each section header, but
+/// the drafts are complete only now, so it is done here, in declaration order.
+fn check_names(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
+    for (i, d) in drafts.iter().enumerate() {
+        for prev in &drafts[..i] {
+            if prev.name != d.name {
+                continue;
+            }
+            // A frontend and a backend may share a name; a listen clashes with both.
+            let clash = d.kind == prev.kind || d.kind == Sections::LISTEN || prev.kind == Sections::LISTEN;
+            if clash {
+                let prev_label = if prev.kind == d.kind { prev.label() } else { "proxy" };
+                let prev_label = if d.kind == Sections::LISTEN { prev.label() } else { prev_label };
+                let msg = format!(
+                    "Parsing [{}:{}]: {} '{}' has the same name as {} '{}' declared at {}:{}.",
+                    d.loc.file,
+                    d.loc.line,
+                    d.label(),
+                    d.display_name(),
+                    prev_label,
+                    prev.display_name(),
+                    prev.loc.file,
+                    prev.loc.line
+                );
+                ctx.push(Diagnostic::plain(Severity::Fatal, "duplicate-name", Some(d.loc.clone()), msg));
+                break;
+            }
+        }
+    }
+}
+
+pub fn link(ctx: &mut Ctx) -> Option<Config> {
+    let drafts = std::mem::take(&mut ctx.proxies);
+    check_names(ctx, &drafts);
+    if ctx.fatal_count() > 0 {
+        return None;
+    }
+    let global = std::mem::take(&mut ctx.global);
+    // Backend indices: backends and listens, in order.
+    let mut be_index: HashMap<String, usize> = HashMap::new();
+    let mut be_drafts = Vec::new();
+    for d in drafts.iter().filter(|d| d.has_be()) {
+        be_index.insert(d.display_name(), be_drafts.len());
+        be_drafts.push(d);
+    }
+    let mut frontends = Vec::new();
+    // Pass 1: references between proxies.
+    for d in drafts.iter().filter(|d| d.has_fe()) {
+        let mut use_backend = Vec::new();
+        let mut default_backend = None;
+        if d.kind == Sections::LISTEN {
+            default_backend = be_index.get(&d.display_name()).copied();
+        }
+        if let Some((name, _)) = &d.default_backend {
+            match be_index.get(name) {
+                Some(&i) => {
+                    check_mode(ctx, d, be_drafts[i], "as its default backend");
+                    default_backend = Some(i);
+                }
+                None if name.contains("%[") => ctx.push(unsupported(&d.loc, "dynamic default_backend names").link()),
+                None => link_err(ctx, d, "unknown-backend", format!("Proxy '{}': unable to find required default_backend: '{name}'.", d.display_name())),
+            }
+        }
+        for (name, cond, loc) in &d.use_backend {
+            match be_index.get(name) {
+                Some(&i) => {
+                    check_mode(ctx, d, be_drafts[i], "in a 'use_backend' rule");
+                    use_backend.push(UseBackend { backend: i, cond: cond.clone() });
+                }
+                None if name.contains('%') => ctx.push(unsupported(loc, "dynamic use_backend names").link()),
+                None => link_err(ctx, d, "unknown-backend", format!("Proxy '{}': unable to find required use_backend: '{name}'.", d.display_name())),
+            }
+        }
+        frontends.push((d, use_backend, default_backend));
+    }
+    // Pass 2: per-proxy sanity warnings, in declaration order.
+    let global_has_logs = !global.logs.is_empty();
+    for d in &drafts {
+        let name = d.display_name();
+        let label = d.label();
+        if d.has_fe() && d.mode == Mode::Tcp && matches!(d.log_format, LogFormatKind::Http | LogFormatKind::HttpClf) {
+            link_warn(ctx, d, "httplog-in-tcp", format!("parsing [{}:{}] : 'option httplog' not usable with {label} '{name}' (needs 'mode http'). Falling back to 'option tcplog'.", d.loc.file, d.loc.line));
+        }
+        if d.has_fe() && d.binds.is_empty() && d.kind == Sections::FRONTEND && !d.disabled {
+            link_warn(ctx, d, "no-bind", format!("{label} '{name}' has no 'bind' directive. Please declare it as a backend if this was intended."));
+        }
+        let t = &d.timeouts;
+        if (d.has_fe() && t.client.is_none()) || (d.has_be() && (t.connect.is_none() || t.server.is_none())) {
+            link_warn(
+                ctx,
+                d,
+                "missing-timeouts",
+                format!(
+                    "missing timeouts for {label} '{name}'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'."
+                ),
+            );
+        }
+        let has_log_addr = !d.logs.is_empty() || (d.log_global && global_has_logs);
+        if (d.log_format != LogFormatKind::None || d.custom_log_format.is_some()) && !has_log_addr && d.has_fe() {
+            link_warn(ctx, d, "log-without-target", format!("log format ignored for {label} '{name}' since it has no log address."));
+        }
+        if d.mode == Mode::Tcp && (!d.http_request.is_empty() || !d.http_response.is_empty()) {
+            let which = if d.http_request.is_empty() { "http-response" } else { "http-request" };
+            link_warn(ctx, d, "http-rules-in-tcp", format!("'{which}' rules ignored for {label} '{name}' as they require HTTP mode."));
+        }
+        if d.mode == Mode::Tcp && !d.redirects.is_empty() {
+            link_warn(ctx, d, "http-rules-in-tcp", format!("'redirect' rules ignored for {label} '{name}' as they require HTTP mode."));
+        }
+        if d.mode == Mode::Tcp && d.forward_for.is_some() && d.has_be() {
+            link_warn(ctx, d, "http-option-in-tcp", format!("'option forwardfor' ignored for {label} '{name}' as it requires HTTP mode."));
+        }
+    }
+    // Pass 3: TLS binds need certificates.
+    for d in drafts.iter().filter(|d| d.has_fe()) {
+        for b in d.binds.iter().filter(|b| b.ssl && !b.has_crt) {
+            link_err(
+                ctx,
+                d,
+                "ssl-without-crt",
+                format!("Proxy '{}': no SSL certificate specified for bind '{}' at [{}:{}] (use 'crt').", d.display_name(), b.text, b.loc.file, b.loc.line),
+            );
+        }
+    }
+    if ctx.fatal_count() > 0 {
+        return None;
+    }
+    // Pass 4: server addresses (HAProxy resolves them last, after every other check).
+    let mut backends = Vec::new();
+    let mut dns_failed = false;
+    for d in &be_drafts {
+        let mut servers = Vec::new();
+        for (i, s) in d.servers.iter().enumerate() {
+            let label = format!("'server {}/{}'", d.display_name(), s.name);
+            let port = match s.addr.port {
+                PortSpec::Single(p) => p,
+                PortSpec::None => 0,
+                PortSpec::Offset(_) | PortSpec::Range(..) => {
+                    ctx.push(unsupported(&s.loc, "server port offsets").link());
+                    continue;
+                }
+            };
+            let mut disabled = s.opts.disabled;
+            let ip = match &s.addr.host {
+                Host::Ip(ip) => Some(*ip),
+                Host::Any4 | Host::Any6 => {
+                    ctx.push(unsupported(&s.loc, "servers without an address (transparent/dispatch)").link());
+                    continue;
+                }
+                Host::Name(n) => match address::resolve_host(n) {
+                    Some(ip) => Some(ip),
+                    None => {
+                        let tolerate = ctx.opts.ignore_dns_failures || s.opts.init_addr.iter().any(|m| m == "none");
+                        if tolerate {
+                            ctx.push(
+                                Diagnostic::bracketed(Severity::Warning, "dns", s.loc.clone(), format!("{label} : could not resolve address '{n}', disabling server."))
+                                    .link(),
+                            );
+                            disabled = true;
+                            None
+                        } else {
+                            ctx.push(Diagnostic::bracketed(Severity::Fatal, "dns", s.loc.clone(), format!("{label} : could not resolve address '{n}'.")).link());
+                            dns_failed = true;
+                            continue;
+                        }
+                    }
+                },
+                Host::Path(_) | Host::Fd(_) => {
+                    ctx.push(unsupported(&s.loc, "servers on unix or abstract sockets").link());
+                    continue;
+                }
+            };
+            let o = &s.opts;
+            servers.push(Server {
+                name: s.name.clone(),
+                origin: Origin { file: s.loc.file.clone(), line: s.loc.line },
+                id: o.id.unwrap_or(i as u32 + 1),
+                addr: s.addr.clone(),
+                resolved: ip.map(|ip| SocketAddr::new(ip, port)),
+                check: o.check,
+                inter_ms: o.inter_ms,
+                fastinter_ms: o.fastinter_ms,
+                downinter_ms: o.downinter_ms,
+                rise: o.rise,
+                fall: o.fall,
+                weight: o.weight,
+                backup: o.backup,
+                maxconn: o.maxconn,
+                maxqueue: o.maxqueue,
+                minconn: o.minconn,
+                cookie: o.cookie.clone(),
+                disabled,
+                check_port: o.check_port,
+                check_addr: o.check_addr,
+                slowstart_ms: o.slowstart_ms,
+                send_proxy: o.send_proxy,
+                on_marked_down_shutdown: o.on_marked_down_shutdown,
+                on_marked_up_shutdown_backups: o.on_marked_up_shutdown_backups,
+            });
+        }
+        backends.push(Backend {
+            name: d.display_name(),
+            kind: if d.kind == Sections::LISTEN { SectionKind::Listen } else { SectionKind::Backend },
+            origin: origin(d),
+            mode: d.mode,
+            disabled: d.disabled,
+            timeouts: d.timeouts,
+            balance: d.balance.clone(),
+            hash_type: d.hash_type,
+            servers,
+            retries: d.retries,
+            redispatch: d.redispatch,
+            allbackups: d.allbackups,
+            persist: d.persist,
+            fullconn: d.fullconn,
+            http_conn_mode: d.http_conn_mode,
+            http_reuse: d.http_reuse,
+            forward_for: d.forward_for.clone(),
+            abortonclose: d.abortonclose,
+            cookie: d.cookie.clone(),
+            health: d.health.clone(),
+            log_health_checks: d.log_health_checks,
+            acls: if d.kind == Sections::BACKEND { d.acls.clone() } else { Vec::new() },
+            http_request: if d.kind == Sections::BACKEND { d.http_request.clone() } else { Vec::new() },
+            http_response: if d.kind == Sections::BACKEND { d.http_response.clone() } else { Vec::new() },
+            errorfiles: d.errorfiles.clone(),
+            stats: if d.kind == Sections::BACKEND { d.stats.clone() } else { None },
+        });
+    }
+    if dns_failed {
+        ctx.push(Diagnostic::plain(Severity::Fatal, "dns", None, "Failed to initialize server(s) addr.").link());
+        return None;
+    }
+    let frontends = frontends
+        .into_iter()
+        .map(|(d, use_backend, default_backend)| Frontend {
+            name: d.display_name(),
+            kind: if d.kind == Sections::LISTEN { SectionKind::Listen } else { SectionKind::Frontend },
+            origin: origin(d),
+            mode: d.mode,
+            disabled: d.disabled,
+            binds: d.binds.iter().map(|b| to_bind(b, &global)).collect(),
+            maxconn: d.maxconn.unwrap_or(DEFAULT_PROXY_MAXCONN),
+            timeouts: d.timeouts,
+            http_conn_mode: d.http_conn_mode,
+            forward_for: d.forward_for.clone(),
+            dontlognull: d.dontlognull,
+            log_format: d.log_format,
+            custom_log_format: d.custom_log_format.clone(),
+            logs: if d.log_global { global.logs.iter().cloned().chain(d.logs.iter().cloned()).collect() } else { d.logs.clone() },
+            acls: d.acls.clone(),
+            http_request: d.http_request.clone(),
+            http_response: d.http_response.clone(),
+            redirects: d.redirects.clone(),
+            use_backend,
+            default_backend,
+            errorfiles: d.errorfiles.clone(),
+            stats: d.stats.clone(),
+            http_buffer_request: d.http_buffer_request,
+        })
+        .collect();
+    Some(Config {
+        global: Global {
+            maxconn: global.maxconn,
+            daemon: global.daemon,
+            user: global.user.clone(),
+            group: global.group.clone(),
+            chroot: global.chroot.clone().map(Into::into),
+            pidfile: global.pidfile.clone().map(Into::into),
+            hard_stop_after_ms: global.hard_stop_after_ms,
+            crt_base: global.crt_base.clone().map(Into::into),
+            ca_base: global.ca_base.clone().map(Into::into),
+            ssl_default_bind: global.bind_tls.clone(),
+            ssl_default_server: global.server_tls.clone(),
+            ssl_server_verify_required: global.ssl_server_verify_required,
+            logs: global.logs.clone(),
+            quiet: global.quiet,
+            zero_warning: ctx.zero_warning,
+        },
+        frontends,
+        backends,
+        userlists: std::mem::take(&mut ctx.userlists),
+    })
+}
+
+/// HTTP frontends cannot use TCP backends (the reverse is allowed).
+fn check_mode(ctx: &mut Ctx, fe: &ProxyDraft, be: &ProxyDraft, how: &str) {
+    if fe.mode == Mode::Http && be.mode == Mode::Tcp {
+        let msg = format!(
+            "http {} '{}' ({}:{}) tries to use incompatible tcp {} '{}' ({}:{}) {how} (see 'mode').",
+            fe.label(),
+            fe.display_name(),
+            fe.loc.file,
+            fe.loc.line,
+            be.label(),
+            be.display_name(),
+            be.loc.file,
+            be.loc.line
+        );
+        link_err(ctx, fe, "mode-mismatch", msg);
+    }
+}
+
+fn to_bind(b: &super::bind::BindDraft, global: &super::global::GlobalDraft) -> Bind {
+    let defaults = &global.bind_tls;
+    Bind {
+        origin: Origin { file: b.loc.file.clone(), line: b.loc.line },
+        text: b.text.clone(),
+        addrs: b.addrs.clone(),
+        sockets: b.sockets.clone(),
+        tls: b.ssl.then(|| BindTls {
+            certs: b.certs.clone(),
+            alpn: b.alpn.clone(),
+            min_ver: b.min_ver.or(defaults.min_ver),
+            max_ver: b.max_ver.or(defaults.max_ver),
+            disabled_versions: b.disabled_versions.clone(),
+            ciphers: b.ciphers.clone().or_else(|| defaults.ciphers.clone()),
+            ciphersuites: b.ciphersuites.clone().or_else(|| defaults.ciphersuites.clone()),
+            curves: b.curves.clone().or_else(|| defaults.curves.clone()),
+            no_tls_tickets: b.no_tls_tickets || defaults.no_tls_tickets,
+            strict_sni: b.strict_sni,
+        }),
+        v4v6: b.v4v6,
+        v6only: b.v6only,
+        maxconn: b.maxconn,
+        backlog: b.backlog,
+        name: b.name.clone(),
+    }
+}
