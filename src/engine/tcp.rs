@@ -1,0 +1,112 @@
+//! `mode tcp`: an L4 tunnel between the client (plain or TLS-terminated) and a server of the
+//! frontend's backend.
+//!
+//! Backend choice: the first `use_backend` without a condition, else `default_backend`
+//! (conditional `use_backend` rules need the TCP ACL engine, not built yet: they are skipped).
+//! Server choice goes through [`pick_server`] (the seam `src/balance` will fill).
+//! Connect: `timeout connect` per attempt, `retries` more attempts on failure with HAProxy's
+//! 1 s turn-around after an immediate error (not after a timeout), and with
+//! `option redispatch` the last retry goes to another server. No usable server, or every
+//! attempt failed: the client connection is closed at once.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpStream;
+
+use super::conn::{ClientStream, ConnCtx, ConnInfo};
+use super::pump::{tunnel, TunnelTimeouts};
+use super::server_conn;
+use super::state::{pick_server, ServerConnGuard};
+
+/// HAProxy's pause between connection attempts after an immediate failure.
+const TURN_AROUND: Duration = Duration::from_millis(1000);
+
+fn ms(v: Option<u32>) -> Option<Duration> {
+    v.map(|m| Duration::from_millis(u64::from(m)))
+}
+
+/// The backend a TCP frontend sends a connection to.
+pub fn choose_backend(ctx: &ConnCtx) -> Option<usize> {
+    let fe = ctx.frontend_ir()?;
+    fe.use_backend
+        .iter()
+        .find(|u| u.cond.is_none())
+        .map(|u| u.backend)
+        .or(fe.default_backend)
+}
+
+/// Serves one TCP-mode client connection to its end.
+pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
+    let Some(be_idx) = choose_backend(&ctx) else {
+        tracing::debug!("no backend for connection from {}", info.peer);
+        return;
+    };
+    let Some((server, _guard, srv_idx)) = connect_backend(&ctx, be_idx, &info).await else {
+        return;
+    };
+    let (Some(fe), Some((be, _))) = (ctx.frontend_ir(), ctx.backend(be_idx)) else {
+        return;
+    };
+    let t = TunnelTimeouts::from_ir(&fe.timeouts, &be.timeouts);
+    let stats = tunnel(client, server, t).await;
+    tracing::debug!(
+        "{}/{} {} -> {}: {:?}",
+        fe.name,
+        be.servers
+            .get(srv_idx)
+            .map(|s| s.name.as_str())
+            .unwrap_or("?"),
+        info.peer,
+        be.name,
+        stats
+    );
+}
+
+/// Connects to a server of backend `be_idx` with retries and redispatch. Returns the
+/// connected stream, a guard counting it on the server, and the server index.
+pub async fn connect_backend(
+    ctx: &ConnCtx,
+    be_idx: usize,
+    info: &ConnInfo,
+) -> Option<(TcpStream, ServerConnGuard, usize)> {
+    let (be, bs) = ctx.backend(be_idx)?;
+    bs.total_conns.fetch_add(1, Ordering::Relaxed);
+    let connect_timeout = ms(be.timeouts.connect);
+    let mut srv = pick_server(be, bs, None)?;
+    let attempts = be.retries.saturating_add(1);
+    for attempt in 0..attempts {
+        let last = attempt + 1 == attempts;
+        if attempt > 0 && be.redispatch && last {
+            // HAProxy redispatches on the last retry by default.
+            if let Some(other) = pick_server(be, bs, Some(srv)) {
+                srv = other;
+            }
+        }
+        let (Some(s), Some(st)) = (be.servers.get(srv), bs.servers.get(srv)) else {
+            return None;
+        };
+        let Some(addr) = s.resolved else { return None };
+        let started = Instant::now();
+        let proxy = s.send_proxy.map(|p| (p, info));
+        match server_conn::connect(addr, connect_timeout, proxy).await {
+            Ok(stream) => return Some((stream, st.conn_guard(), srv)),
+            Err(e) => {
+                st.failed_conns.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("connect to {}/{} ({}) failed: {e}", be.name, s.name, addr);
+                if last {
+                    break;
+                }
+                if e.kind() != std::io::ErrorKind::TimedOut {
+                    let pause = connect_timeout.map_or(TURN_AROUND, |c| c.min(TURN_AROUND));
+                    tokio::time::sleep(pause.saturating_sub(started.elapsed())).await;
+                }
+                // A server that went DOWN meanwhile is not retried.
+                if !st.is_usable() {
+                    srv = pick_server(be, bs, Some(srv))?;
+                }
+            }
+        }
+    }
+    None
+}
