@@ -1,13 +1,87 @@
-//! HTTP mode (placeholder created by the engine core so the crate compiles; the HTTP helper
-//! replaces this body). Contract: serve one accepted client connection of a `mode http`
-//! frontend until it ends.
+//! HTTP mode (`mode http` frontends): HAProxy 2.6's HTTP proxying on tokio and hyper.
+//!
+//! Entry point: [`serve`], called by the listener for every accepted connection of an HTTP
+//! frontend. ALPN `h2` → HTTP/2 ([`h2`]); otherwise HTTP/1.x ([`h1`]), which switches to
+//! HTTP/2 when a clear-text client starts with the prior-knowledge preface.
+//!
+//! Layout (client → server):
+//! - [`head`]: strict HTTP/1 request-head parser (HAProxy's 400 verdicts), [`chunked`]:
+//!   chunked request bodies; [`h1`]: HTTP/1 keep-alive loop, timers, response writer;
+//!   [`h2`]: hyper's HTTP/2 server, RFC 8441 WebSockets;
+//! - [`txn`]: one transaction: rules ([`rules`], [`acl`], [`sample`], [`logfmt`]), backend
+//!   and server choice, retries, forwarding;
+//! - [`upstream`]: server connections (hyper HTTP/1.1 client), the idle pool, `maxconn`;
+//! - [`errors`]: HAProxy's built-in error responses and `errorfile`s;
+//! - [`ws`]: WebSocket key/accept; [`body`], [`rewind`]: plumbing.
+//!
+//! Why HTTP/1 is not served by `hyper::server::conn::http1`: hyper writes its own 400 (with
+//! a `date` header) on a bad head and just closes on a header timeout, so HAProxy's exact
+//! 400/408 responses could not be produced; it also keeps a read buffer per idle connection.
+
+pub mod acl;
+pub mod body;
+pub mod chunked;
+pub mod errors;
+pub mod h1;
+pub mod h2;
+pub mod head;
+pub mod logfmt;
+pub mod rewind;
+pub mod rules;
+pub mod sample;
+pub mod txn;
+pub mod upstream;
+pub mod ws;
 
 use super::conn::{ClientStream, ConnCtx, ConnInfo};
 
+pub use txn::Session;
+pub use upstream::pool_idle;
+
+/// Serves one accepted connection of an HTTP frontend until it closes. Protocol errors are
+/// answered on the wire (400, 408...) and are not errors here.
 pub async fn serve(stream: ClientStream, info: ConnInfo, ctx: ConnCtx) -> anyhow::Result<()> {
-    let _ = (stream, ctx);
-    anyhow::bail!(
-        "HTTP mode is not implemented yet (connection from {})",
-        info.peer
-    )
+    let h2_alpn = info.alpn.as_deref() == Some(b"h2");
+    let clear = !info.tls;
+    let sess = Session::new(ctx, info);
+    if h2_alpn {
+        h2::serve_h2(stream, sess).await;
+        return Ok(());
+    }
+    match h1::serve_h1(stream, sess.clone(), clear).await {
+        h1::H1End::Done => {}
+        h1::H1End::H2 { io, prefix } => h2::serve_h2(rewind::Rewind::new(prefix, io), sess).await,
+    }
+    Ok(())
+}
+
+/// Checks what of a frontend's HTTP configuration the engine cannot run, as messages for
+/// the config layer (empty when everything is supported). Covers log-format strings in
+/// rules and `http-request replace-path` (regular expressions).
+pub fn unsupported_in(cfg: &crate::config::ir::Config) -> Vec<String> {
+    use crate::config::ir::HttpAction;
+    let mut out = Vec::new();
+    let rules = cfg
+        .frontends
+        .iter()
+        .flat_map(|f| f.http_request.iter().chain(&f.http_response).chain(&f.redirects))
+        .chain(cfg.backends.iter().flat_map(|b| b.http_request.iter().chain(&b.http_response)));
+    for r in rules {
+        let fmt = match &r.action {
+            HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => Some(&value.0),
+            HttpAction::SetPath { value } => Some(&value.0),
+            HttpAction::Redirect(rd) => Some(&rd.target.0),
+            HttpAction::ReplacePath { .. } => {
+                out.push(format!("{}: 'replace-path' needs regular expressions, which are not supported", r.origin));
+                None
+            }
+            _ => None,
+        };
+        if let Some(f) = fmt {
+            if let Err(e) = logfmt::compile(f) {
+                out.push(format!("{}: {e}", r.origin));
+            }
+        }
+    }
+    out
 }

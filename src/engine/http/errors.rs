@@ -1,0 +1,221 @@
+//! HAProxy 2.6's locally generated HTTP responses, byte for byte, and `errorfile` overrides.
+//!
+//! The bodies and header lines below were captured from HAProxy 2.6.12 on 127.0.0.1 (see the
+//! table in the module tests). Two flavours exist in HAProxy and both are reproduced:
+//! - errors emitted by the HTTP/1 mux itself when a request cannot even be parsed or its
+//!   head did not arrive in time (400, 408): the raw message text from `http_err_msgs[]`,
+//!   with capitalised header names and `Connection: close` ([`raw_mux_error`]);
+//! - errors produced by the stream (deny, no server, server timeout, bad response...), which
+//!   go through HTX and come out with lower-case names, `connection: close` moved last and
+//!   only present for 400/408 ([`default_error`]).
+//!
+//! An `errorfile` for the status replaces either flavour and is sent verbatim.
+
+use bytes::Bytes;
+
+use crate::config::ir::ErrorFile;
+
+/// Status codes HAProxy has a built-in message for.
+pub const KNOWN: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
+];
+
+/// (status, reason, explanation line) as HAProxy 2.6 writes them.
+fn message(status: u16) -> Option<(&'static str, &'static str)> {
+    Some(match status {
+        200 => ("200 OK", "Service ready."),
+        400 => ("400 Bad request", "Your browser sent an invalid request."),
+        401 => ("401 Unauthorized", "You need a valid user and password to access this content."),
+        403 => ("403 Forbidden", "Request forbidden by administrative rules."),
+        404 => ("404 Not Found", "The resource could not be found."),
+        405 => (
+            "405 Method Not Allowed",
+            "A request was made of a resource using a request method not supported by that resource",
+        ),
+        407 => ("407 Unauthorized", "You need a valid user and password to access this content."),
+        408 => ("408 Request Time-out", "Your browser didn't send a complete request in time."),
+        410 => ("410 Gone", "The resource is no longer available and will not be available again."),
+        413 => ("413 Payload Too Large", "The request entity exceeds the maximum allowed."),
+        421 => ("421 Misdirected Request", "Request sent to a non-authoritative server."),
+        422 => ("422 Unprocessable Content", "The server cannot process the contained instructions."),
+        425 => ("425 Too Early", "Your browser sent early data."),
+        429 => ("429 Too Many Requests", "You have sent too many requests in a given amount of time."),
+        500 => ("500 Internal Server Error", "An internal server error occurred."),
+        // The leading dot is in HAProxy's own text.
+        501 => (
+            "501 Not Implemented",
+            ".The server does not support the functionality required to fulfill the request.",
+        ),
+        502 => ("502 Bad Gateway", "The server returned an invalid or incomplete response."),
+        503 => ("503 Service Unavailable", "No server is available to handle this request."),
+        504 => ("504 Gateway Time-out", "The server didn't respond in time."),
+        _ => return None,
+    })
+}
+
+fn body(status_line: &str, text: &str) -> String {
+    format!("<html><body><h1>{status_line}</h1>\n{text}\n</body></html>\n")
+}
+
+/// The stream-level (HTX) rendering of HAProxy's built-in message for `status`, as sent for
+/// `http-request deny`, 502/503/504 and friends. Unknown codes fall back to 500's message
+/// text as HAProxy does for `deny_status` values it has no message for.
+pub fn default_error(status: u16) -> Bytes {
+    let (line, text) = message(status).or_else(|| message(500)).unwrap_or(("500", ""));
+    let b = body(line, text);
+    let mut out = format!(
+        "HTTP/1.1 {line}\r\ncontent-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n",
+        b.len()
+    );
+    if status == 400 || status == 408 {
+        out.push_str("connection: close\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(&b);
+    Bytes::from(out)
+}
+
+/// The HTTP/1 mux rendering (capitalised names, `Connection: close` before the type) used
+/// when the request could not be parsed (400) or its head timed out (408).
+pub fn raw_mux_error(status: u16) -> Bytes {
+    let (line, text) = message(status).or_else(|| message(400)).unwrap_or(("400", ""));
+    let b = body(line, text);
+    Bytes::from(format!(
+        "HTTP/1.1 {line}\r\nContent-length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n{b}",
+        b.len()
+    ))
+}
+
+/// Where an error is produced, which decides the built-in flavour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The HTTP/1 parser or head timer (before any stream exists).
+    Mux,
+    /// A stream: rules, routing, server errors.
+    Stream,
+}
+
+/// The bytes to send for `status`: the backend's `errorfile`, else the frontend's, else the
+/// built-in message. HAProxy looks in the backend first once one was chosen.
+pub fn error_bytes(status: u16, origin: Origin, backend: &[ErrorFile], frontend: &[ErrorFile]) -> Bytes {
+    if let Some(ef) = backend.iter().chain(frontend.iter()).find(|e| e.status == status) {
+        return Bytes::copy_from_slice(&ef.response);
+    }
+    match origin {
+        Origin::Mux => raw_mux_error(status),
+        Origin::Stream => default_error(status),
+    }
+}
+
+/// True when a raw HTTP/1 response asks for the connection to close (`Connection: close` in
+/// its head), so the sender knows not to keep the client connection alive afterwards.
+pub fn raw_wants_close(raw: &[u8]) -> bool {
+    let end = find_head_end(raw).unwrap_or(raw.len());
+    let head = &raw[..end];
+    head.split(|&b| b == b'\n').skip(1).any(|line| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match line.iter().position(|&b| b == b':') {
+            Some(c) => {
+                line[..c].eq_ignore_ascii_case(b"connection")
+                    && String::from_utf8_lossy(&line[c + 1..])
+                        .split(',')
+                        .any(|t| t.trim().eq_ignore_ascii_case("close"))
+            }
+            None => false,
+        }
+    })
+}
+
+/// Offset just past the blank line that ends an HTTP/1 head (`\r\n\r\n` or `\n\n`).
+pub fn find_head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            if buf.get(i + 1) == Some(&b'\n') {
+                return Some(i + 2);
+            }
+            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
+                return Some(i + 3);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A raw HTTP/1 response split into status, reason, headers and body, for frontends that
+/// cannot send bytes verbatim (HTTP/2). Lenient: an unparsable head yields `None`.
+pub struct ParsedRaw {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+pub fn parse_raw(raw: &Bytes) -> Option<ParsedRaw> {
+    let end = find_head_end(raw)?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.lines();
+    let status_line = lines.next()?;
+    let mut parts = status_line.splitn(3, ' ');
+    let _version = parts.next()?;
+    let status: u16 = parts.next()?.trim().parse().ok()?;
+    let mut headers = Vec::new();
+    for line in lines {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            break;
+        }
+        let (n, v) = line.split_once(':')?;
+        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+    }
+    Some(ParsedRaw { status, headers, body: raw.slice(end..) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captured_from_haproxy_2_6_12() {
+        assert_eq!(
+            &default_error(503)[..],
+            &b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n"[..]
+        );
+        assert_eq!(
+            &default_error(504)[..],
+            &b"HTTP/1.1 504 Gateway Time-out\r\ncontent-length: 92\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n"[..]
+        );
+        assert_eq!(
+            &default_error(502)[..],
+            &b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n"[..]
+        );
+        assert_eq!(
+            &default_error(403)[..],
+            &b"HTTP/1.1 403 Forbidden\r\ncontent-length: 93\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n"[..]
+        );
+        assert_eq!(
+            &default_error(400)[..],
+            &b"HTTP/1.1 400 Bad request\r\ncontent-length: 90\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"[..]
+        );
+        assert_eq!(
+            &raw_mux_error(400)[..],
+            &b"HTTP/1.1 400 Bad request\r\nContent-length: 90\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n"[..]
+        );
+        assert_eq!(
+            &raw_mux_error(408)[..],
+            &b"HTTP/1.1 408 Request Time-out\r\nContent-length: 110\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n"[..]
+        );
+        assert!(std::str::from_utf8(&default_error(501)).is_ok_and(|s| s.contains("content-length: 136")));
+        assert!(std::str::from_utf8(&default_error(405)).is_ok_and(|s| s.contains("content-length: 146")));
+        assert!(std::str::from_utf8(&default_error(500)).is_ok_and(|s| s.contains("content-length: 97")));
+        assert!(std::str::from_utf8(&default_error(401)).is_ok_and(|s| s.contains("content-length: 112")));
+    }
+
+    #[test]
+    fn close_detection_and_parse() {
+        assert!(raw_wants_close(&raw_mux_error(400)));
+        assert!(!raw_wants_close(&default_error(503)));
+        let p = parse_raw(&default_error(503));
+        assert!(p.as_ref().is_some_and(|p| p.status == 503 && p.body.len() == 107 && p.headers.len() == 3));
+    }
+}

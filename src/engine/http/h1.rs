@@ -1,0 +1,594 @@
+//! The client side of HTTP/1.x: request heads read and validated by [`super::head`], the
+//! keep-alive loop with HAProxy's timers, request bodies streamed to the server through a
+//! channel, responses written back with HAProxy's framing and connection headers, and the
+//! switch to a tunnel after `101 Switching Protocols` (or a 2xx answer to `CONNECT`).
+//!
+//! Timers (HAProxy 2.6 meanings):
+//! - first request of a connection: the complete head must arrive within `timeout
+//!   http-request` (else `timeout client`) from the accept, or the client gets a 408 — even
+//!   when it sent nothing, as 2.6.12 does;
+//! - between requests: `timeout http-keep-alive` (else http-request, else client) for the
+//!   first byte; expiry closes silently; once a byte arrived, `timeout http-request` runs;
+//! - request body reads and response writes: `timeout client` per operation;
+//! - response body reads: `timeout server` between frames ([`super::upstream::ServerBody`]).
+//!
+//! Memory: between requests the connection holds no read buffer (it is released when empty
+//! and reads go through a stack buffer that lives only during one poll); the idle cost is
+//! the task's future plus the socket (and rustls's own buffers on TLS).
+
+use std::future::Future;
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
+use hyper::body::Frame;
+use hyper::http::{header, HeaderMap, Method, Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
+
+use crate::config::ir::HttpConnMode;
+use crate::engine::state::StopLevel;
+
+use super::body::{self, Activity, ChanBody, ChanItem};
+use super::chunked::{Decoder, Step};
+use super::errors::{error_bytes, raw_wants_close, Origin};
+use super::head::{self, BodyKind, Parsed, ReqHead};
+use super::rewind::Rewind;
+use super::rules::CustomReason;
+use super::txn::{self, Reply, Session, TxnRequest, UpgradeReply};
+use super::upstream::ServerBody;
+
+/// How an HTTP/1 connection ended.
+pub enum H1End<S> {
+    Done,
+    /// The client sent the HTTP/2 preface: serve HTTP/2 on `io`, replaying `prefix`.
+    H2 { io: S, prefix: Bytes },
+}
+
+fn ms(v: Option<u32>) -> Option<Duration> {
+    v.map(|m| Duration::from_millis(u64::from(m)))
+}
+
+/// Runs `f` under an optional timeout; `None` when it expired.
+async fn within<F: Future>(d: Option<Duration>, f: F) -> Option<F::Output> {
+    match d {
+        Some(d) => tokio::time::timeout(d, f).await.ok(),
+        None => Some(f.await),
+    }
+}
+
+/// Reads once into `buf` through a stack buffer that only exists during the poll, so an idle
+/// connection waiting here keeps no heap buffer. Returns the byte count (0 = EOF).
+async fn read_more<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut BytesMut) -> io::Result<usize> {
+    std::future::poll_fn(|cx| {
+        let mut stack = [MaybeUninit::<u8>::uninit(); 16 * 1024];
+        let mut rb = ReadBuf::uninit(&mut stack);
+        match Pin::new(&mut *rd).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                let n = rb.filled().len();
+                buf.extend_from_slice(rb.filled());
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+enum HeadRead {
+    Head(Box<ReqHead>),
+    H2,
+    /// Silent close (EOF or keep-alive expiry while idle, soft stop).
+    Close,
+    /// Answer with this status (400/408) and close.
+    Error(u16),
+}
+
+struct Timers {
+    client: Option<Duration>,
+    request: Option<Duration>,
+    keep_alive: Option<Duration>,
+}
+
+async fn read_head<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    first: bool,
+    t: &Timers,
+    sess: &Session,
+    allow_h2: bool,
+) -> HeadRead {
+    let start = Instant::now();
+    let ka_deadline = t.keep_alive.map(|d| start + d);
+    // The first request's head timer runs from the accept; later ones from their first byte.
+    let mut head_deadline = if first { t.request.map(|d| start + d) } else { None };
+    let state = sess.ctx.state.clone();
+    loop {
+        if !buf.is_empty() {
+            match head::parse(buf, allow_h2) {
+                Parsed::Complete { head, len } => {
+                    let _ = buf.split_to(len);
+                    return HeadRead::Head(head);
+                }
+                Parsed::H2Preface => return HeadRead::H2,
+                Parsed::Invalid(why) => {
+                    tracing::debug!("invalid request from {}: {why}", sess.info.peer);
+                    return HeadRead::Error(400);
+                }
+                Parsed::Partial => {}
+            }
+            if head_deadline.is_none() {
+                head_deadline = t.request.map(|d| Instant::now() + d);
+            }
+        }
+        let idle = buf.is_empty() && !first;
+        let deadline = if idle { ka_deadline } else { head_deadline };
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let empty = buf.is_empty();
+        let stop = async {
+            if empty {
+                state.stopped(StopLevel::Soft).await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let before = buf.len();
+        let r = tokio::select! {
+            r = read_more(rd, buf) => Some(r),
+            _ = sleep => None,
+            _ = stop => return HeadRead::Close,
+        };
+        match r {
+            None => {
+                return if idle { HeadRead::Close } else { HeadRead::Error(408) };
+            }
+            Some(Ok(0)) | Some(Err(_)) => {
+                // A partial head followed by a close is a bad request; nothing at all is not.
+                let only_blank = buf[..before].iter().all(|&c| c == b'\r' || c == b'\n');
+                return if only_blank { HeadRead::Close } else { HeadRead::Error(400) };
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// How the request body pump ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PumpEnd {
+    Complete,
+    Invalid,
+    Timeout,
+    ClientGone,
+    /// The server side no longer wants the body.
+    Abandoned,
+}
+
+async fn pump_body<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    kind: BodyKind,
+    tx: Option<mpsc::Sender<ChanItem>>,
+    client_to: Option<Duration>,
+) -> PumpEnd {
+    let Some(tx) = tx else { return PumpEnd::Complete };
+    let fail = |tx: &mpsc::Sender<ChanItem>, msg: &'static str| {
+        let _ = tx.try_send(Err(msg.into()));
+    };
+    match kind {
+        BodyKind::None => PumpEnd::Complete,
+        BodyKind::Length(mut n) => {
+            while n > 0 {
+                if buf.is_empty() {
+                    match within(client_to, read_more(rd, buf)).await {
+                        None => {
+                            fail(&tx, "timeout client");
+                            return PumpEnd::Timeout;
+                        }
+                        Some(Ok(0)) | Some(Err(_)) => {
+                            fail(&tx, "client closed");
+                            return PumpEnd::ClientGone;
+                        }
+                        Some(Ok(_)) => continue,
+                    }
+                }
+                let take = (buf.len() as u64).min(n) as usize;
+                let data = buf.split_to(take).freeze();
+                n -= take as u64;
+                if tx.send(Ok(Frame::data(data))).await.is_err() {
+                    return PumpEnd::Abandoned;
+                }
+            }
+            PumpEnd::Complete
+        }
+        BodyKind::Chunked => {
+            let mut dec = Decoder::default();
+            loop {
+                match dec.step(buf) {
+                    Step::Data(d) => {
+                        if tx.send(Ok(Frame::data(d))).await.is_err() {
+                            return PumpEnd::Abandoned;
+                        }
+                    }
+                    Step::End(trailers) => {
+                        if !trailers.is_empty() && tx.send(Ok(Frame::trailers(trailers))).await.is_err() {
+                            return PumpEnd::Abandoned;
+                        }
+                        return PumpEnd::Complete;
+                    }
+                    Step::Invalid(why) => {
+                        fail(&tx, why);
+                        return PumpEnd::Invalid;
+                    }
+                    Step::NeedMore => match within(client_to, read_more(rd, buf)).await {
+                        None => {
+                            fail(&tx, "timeout client");
+                            return PumpEnd::Timeout;
+                        }
+                        Some(Ok(0)) | Some(Err(_)) => {
+                            fail(&tx, "client closed");
+                            return PumpEnd::ClientGone;
+                        }
+                        Some(Ok(_)) => {}
+                    },
+                }
+            }
+        }
+    }
+}
+
+async fn write_all_to<W: AsyncWrite + Unpin>(wr: &mut W, data: &[u8], to: Option<Duration>) -> bool {
+    matches!(within(to, wr.write_all(data)).await, Some(Ok(())))
+}
+
+/// The reason phrase to send for a proxied or rewritten status.
+fn reason_of(status: StatusCode, ext: &hyper::http::Extensions) -> String {
+    if let Some(r) = ext.get::<CustomReason>() {
+        return r.0.clone();
+    }
+    if let Some(r) = ext.get::<hyper::ext::ReasonPhrase>() {
+        return String::from_utf8_lossy(r.as_bytes()).into_owned();
+    }
+    status.canonical_reason().unwrap_or("").to_string()
+}
+
+fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    NoBody,
+    Length,
+    Chunked,
+    CloseDelimited,
+}
+
+/// Writes a server response to the client. Returns whether the connection may stay open
+/// (`false` after close-delimited bodies and errors).
+async fn write_proxied<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    resp: Response<ServerBody>,
+    head_req: bool,
+    client_v10: bool,
+    mut close: bool,
+    client_to: Option<Duration>,
+) -> bool {
+    let (parts, mut body) = resp.into_parts();
+    let status = parts.status.as_u16();
+    let cl_ok = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|s| s.trim().parse::<u64>().is_ok());
+    let framing = if head_req || status < 200 || status == 204 || status == 304 {
+        Framing::NoBody
+    } else if cl_ok {
+        Framing::Length
+    } else if !client_v10 {
+        Framing::Chunked
+    } else {
+        Framing::CloseDelimited
+    };
+    if framing == Framing::CloseDelimited {
+        close = true;
+    }
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_of(parts.status, &parts.extensions)).as_bytes());
+    let mut te_done = false;
+    let mut cl_done = false;
+    for (name, value) in parts.headers.iter() {
+        match name.as_str() {
+            "connection" | "keep-alive" | "proxy-connection" => {}
+            "transfer-encoding" => {
+                if framing == Framing::Chunked && !te_done {
+                    push_header(&mut out, "transfer-encoding", b"chunked");
+                    te_done = true;
+                }
+            }
+            "content-length" => {
+                if matches!(framing, Framing::Length | Framing::NoBody) && !cl_done {
+                    push_header(&mut out, "content-length", value.as_bytes());
+                    cl_done = true;
+                }
+            }
+            n => push_header(&mut out, n, value.as_bytes()),
+        }
+    }
+    if framing == Framing::Chunked && !te_done {
+        push_header(&mut out, "transfer-encoding", b"chunked");
+    }
+    if close {
+        push_header(&mut out, "connection", b"close");
+    } else if client_v10 {
+        push_header(&mut out, "connection", b"keep-alive");
+    }
+    out.extend_from_slice(b"\r\n");
+    if !write_all_to(wr, &out, client_to).await {
+        return false;
+    }
+    drop(out);
+
+    let mut trailers: Option<HeaderMap> = None;
+    loop {
+        let frame = match body.frame().await {
+            None => break,
+            Some(Ok(f)) => f,
+            Some(Err(e)) => {
+                // The server died or stalled mid-response: what was sent stays sent, and the
+                // client connection is closed (HAProxy's SD/sD).
+                tracing::debug!("server response aborted: {e}");
+                let _ = within(client_to, wr.flush()).await;
+                return false;
+            }
+        };
+        match frame.into_data() {
+            Ok(data) => {
+                if data.is_empty() || framing == Framing::NoBody {
+                    continue;
+                }
+                let ok = if framing == Framing::Chunked {
+                    let mut chunk = Vec::with_capacity(data.len() + 16);
+                    chunk.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                    chunk.extend_from_slice(&data);
+                    chunk.extend_from_slice(b"\r\n");
+                    write_all_to(wr, &chunk, client_to).await
+                } else {
+                    write_all_to(wr, &data, client_to).await
+                };
+                if !ok {
+                    return false;
+                }
+            }
+            Err(f) => {
+                if let Ok(t) = f.into_trailers() {
+                    trailers.get_or_insert_with(HeaderMap::new).extend(t);
+                }
+            }
+        }
+    }
+    if framing == Framing::Chunked {
+        let mut end = b"0\r\n".to_vec();
+        for (n, v) in trailers.iter().flat_map(|t| t.iter()) {
+            push_header(&mut end, n.as_str(), v.as_bytes());
+        }
+        end.extend_from_slice(b"\r\n");
+        if !write_all_to(wr, &end, client_to).await {
+            return false;
+        }
+    }
+    if within(client_to, wr.flush()).await.is_none() {
+        return false;
+    }
+    !close
+}
+
+/// The head of a protocol switch, as the server sent it.
+fn upgrade_head(head: &Response<()>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    let status = head.status();
+    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", status.as_u16(), reason_of(status, head.extensions())).as_bytes());
+    for (n, v) in head.headers() {
+        push_header(&mut out, n.as_str(), v.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// What to do after a transaction.
+enum Next {
+    KeepAlive,
+    Close,
+    Tunnel(Box<UpgradeReply>),
+}
+
+/// Serves HTTP/1.x on `io` until the connection closes (or switches to HTTP/2 or a tunnel).
+pub async fn serve_h1<S>(io: S, sess: Arc<Session>, allow_h2: bool) -> H1End<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(fe) = sess.ctx.frontend_ir() else { return H1End::Done };
+    let ft = fe.timeouts;
+    let client = ms(ft.client);
+    let request = ms(ft.http_request).or(client);
+    let timers = Timers { client, request, keep_alive: ms(ft.http_keep_alive).or(request) };
+    let fe_errorfiles = fe.errorfiles.clone();
+
+    let (mut rd, mut wr) = tokio::io::split(io);
+    let mut buf = BytesMut::new();
+    let mut first = true;
+    loop {
+        let head = match read_head(&mut rd, &mut buf, first, &timers, &sess, allow_h2 && first).await {
+            HeadRead::Head(h) => h,
+            HeadRead::H2 => {
+                let io = rd.unsplit(wr);
+                return H1End::H2 { io, prefix: buf.freeze() };
+            }
+            HeadRead::Close => break,
+            HeadRead::Error(status) => {
+                let raw = error_bytes(status, Origin::Mux, &[], &fe_errorfiles);
+                let _ = write_all_to(&mut wr, &raw, timers.client).await;
+                break;
+            }
+        };
+        let next = transaction(&sess, *head, &mut rd, &mut wr, &mut buf, &timers, &fe_errorfiles).await;
+        if buf.is_empty() {
+            // Release the read buffer while idle.
+            buf = BytesMut::new();
+        }
+        match next {
+            Next::KeepAlive => {
+                if sess.ctx.state.stop_level() >= StopLevel::Soft {
+                    break;
+                }
+                first = false;
+            }
+            Next::Close => break,
+            Next::Tunnel(u) => {
+                tunnel(u, Rewind::new(buf.freeze(), rd.unsplit(wr))).await;
+                return H1End::Done;
+            }
+        }
+    }
+    let _ = within(timers.client, wr.shutdown()).await;
+    H1End::Done
+}
+
+async fn tunnel<C>(u: Box<UpgradeReply>, client: C)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    let UpgradeReply { server, timeouts, permit, .. } = *u;
+    // The server side is ready as soon as hyper hands the connection over.
+    let upgraded = match within(timeouts.idle, server).await {
+        Some(Ok(up)) => up,
+        _ => return,
+    };
+    let stats = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts).await;
+    tracing::debug!("tunnel ended: {stats:?}");
+    drop(permit);
+}
+
+async fn transaction<R, W>(
+    sess: &Session,
+    h: ReqHead,
+    rd: &mut R,
+    wr: &mut W,
+    buf: &mut BytesMut,
+    timers: &Timers,
+    fe_errorfiles: &[crate::config::ir::ErrorFile],
+) -> Next
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let ReqHead { method, uri, version, mut headers, body: kind, force_close, client_keep_alive, upgrade, expect_continue } =
+        h;
+    let head_req = method == Method::HEAD;
+    let client_v10 = version == Version::HTTP_10;
+    // The `100 Continue` is produced here when the server side starts reading the body.
+    if expect_continue {
+        headers.remove(header::EXPECT);
+    }
+    let activity = Activity::default();
+    let wanted = Arc::new(Notify::new());
+    let (tx, req_body) = match kind {
+        BodyKind::None => (None, body::empty()),
+        BodyKind::Length(n) => {
+            let (tx, b) = ChanBody::channel(Some(n), wanted.clone(), activity.clone());
+            (Some(tx), b.boxed_unsync())
+        }
+        BodyKind::Chunked => {
+            let (tx, b) = ChanBody::channel(None, wanted.clone(), activity.clone());
+            (Some(tx), b.boxed_unsync())
+        }
+    };
+    let mut builder = Request::builder().method(method).uri(uri).version(version);
+    if let Some(h) = builder.headers_mut() {
+        *h = headers;
+    }
+    let Ok(req) = builder.body(req_body) else {
+        let raw = error_bytes(400, Origin::Mux, &[], fe_errorfiles);
+        let _ = write_all_to(wr, &raw, timers.client).await;
+        return Next::Close;
+    };
+
+    let txn_fut = txn::run(sess, TxnRequest { req, upgrade, activity });
+    let mut txn_fut = pin!(txn_fut);
+    let has_body = tx.is_some();
+    let pump = pump_body(rd, buf, kind, tx, timers.client);
+    let mut pump = pin!(pump);
+    let mut pump_end: Option<PumpEnd> = if has_body { None } else { Some(PumpEnd::Complete) };
+    let mut sent_100 = false;
+    let outcome = loop {
+        tokio::select! {
+            o = &mut txn_fut => break o,
+            p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
+            _ = wanted.notified(), if expect_continue && !sent_100 && pump_end.is_none() => {
+                sent_100 = true;
+                if !write_all_to(wr, b"HTTP/1.1 100 Continue\r\n\r\n", timers.client).await {
+                    return Next::Close;
+                }
+            }
+        }
+    };
+    let mut close = force_close || !client_keep_alive || outcome.mode == HttpConnMode::Close;
+
+    match outcome.reply {
+        Reply::Local(mut raw) => {
+            // A broken request body surfaces as a server error; answer what HAProxy would.
+            match pump_end {
+                Some(PumpEnd::Invalid) => raw = error_bytes(400, Origin::Mux, &[], fe_errorfiles),
+                Some(PumpEnd::Timeout) => raw = error_bytes(408, Origin::Mux, &[], fe_errorfiles),
+                Some(PumpEnd::ClientGone) => return Next::Close,
+                _ => {}
+            }
+            if raw_wants_close(&raw) || pump_end != Some(PumpEnd::Complete) {
+                close = true;
+            }
+            if !write_all_to(wr, &raw, timers.client).await || within(timers.client, wr.flush()).await.is_none() {
+                return Next::Close;
+            }
+        }
+        Reply::Proxied(resp) => {
+            let write = write_proxied(wr, resp, head_req, client_v10, close, timers.client);
+            let mut write = pin!(write);
+            let keep = loop {
+                tokio::select! {
+                    k = &mut write => break k,
+                    p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
+                }
+            };
+            if !keep || pump_end != Some(PumpEnd::Complete) {
+                close = true;
+            }
+        }
+        Reply::Upgrade(u) => {
+            let head = upgrade_head(&u.head);
+            if !write_all_to(wr, &head, timers.client).await || within(timers.client, wr.flush()).await.is_none() {
+                return Next::Close;
+            }
+            return Next::Tunnel(u);
+        }
+    }
+    if close {
+        Next::Close
+    } else {
+        Next::KeepAlive
+    }
+}
