@@ -363,6 +363,9 @@ impl Balancer {
         (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
     }
 
+    /// Inside the LB modules server indexes are used directly: every public
+    /// entry point checks `idx` against the server list first, and the trees
+    /// and rings only ever hold indexes that came from that list.
     fn apply_change(&mut self, idx: usize) {
         let pool = &mut self.pool;
         match &mut self.engine {
