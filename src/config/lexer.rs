@@ -59,13 +59,13 @@ fn var_name(input: &str) -> IResult<&str, &str> {
     .parse(input)
 }
 
-/// `${NAME[*]}` or `${NAME-default}` or `${NAME}` after the `${`: returns (name, default, split).
+/// `${NAME[*]}` or `${NAME}` after the `${`: returns (name, default, split). HAProxy 2.6.12
+/// has no `${NAME-default}` form: it reports an unmatched brace (verified).
 fn braced_var(input: &str) -> IResult<&str, (&str, Option<&str>, bool)> {
     let (rest, name) = var_name(input)?;
     let (rest, split) = opt(tag("[*]")).parse(rest)?;
-    let (rest, default) = opt(pair(tag("-"), take_while(|c: char| c != '}'))).parse(rest)?;
     let (rest, _) = tag("}").parse(rest)?;
-    Ok((rest, (name, default.map(|(_, d)| d), split.is_some())))
+    Ok((rest, (name, None, split.is_some())))
 }
 
 /// Two hex digits after `\x`.
@@ -268,7 +268,7 @@ pub fn lex_line(line: &str, env: &dyn Env) -> Lexed {
     if st.words.len() > MAX_WORDS {
         let kept = &st.words[MAX_WORDS - 1];
         return Lexed::Error(LexError {
-            message: format!("too many words, truncating after word {MAX_WORDS}, position {}: <{}>.", kept.col.saturating_sub(2), kept.text),
+            message: format!("too many words, truncating after word {MAX_WORDS}, position {}: <{}>.", kept.col - st.words[0].col + 1, kept.text),
             index: kept.col.saturating_sub(1),
         });
     }
@@ -337,7 +337,8 @@ mod tests {
 
     #[test]
     fn env_expansion_only_in_double_quotes() {
-        assert_eq!(words("\"$FOO-${FOO}-${NOPE-def}-${EMPTY-def}-${.LINE}\""), ["bar-bar-def--3"]);
+        assert_eq!(words("\"$FOO-${FOO}-${.LINE}\""), ["bar-bar-3"]);
+        assert_eq!(words("\"${NOPE-def}\""), ["ERR unmatched brace in environment variable name @1"]);
         assert_eq!(words("$FOO"), ["$FOO"]);
         assert_eq!(words("\"$FOO.x\""), ["bar.x"]);
     }

@@ -86,9 +86,9 @@ pub fn load_sources(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     let mut aborted = false;
     let mut files_with_errors = Vec::new();
     for file in files {
-        let fatal_before = ctx.fatal_count();
+        let fatal_before = ctx.parse_fatal_count();
         let file_aborted = load_file(&mut ctx, file);
-        if ctx.fatal_count() > fatal_before || file_aborted {
+        if ctx.parse_fatal_count() > fatal_before || file_aborted {
             files_with_errors.push(file.name.clone());
         }
         if file_aborted {
@@ -97,8 +97,21 @@ pub fn load_sources(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
         }
     }
     ctx.finish_section();
+    // Duplicate proxy names are parse errors in HAProxy, reported against the later file.
+    let before = ctx.parse_fatal_count();
+    parse::link::check_names(&mut ctx);
+    if ctx.parse_fatal_count() > before {
+        for d in ctx.diags.iter().filter(|d| d.code == "duplicate-name") {
+            if let Some(l) = &d.location {
+                if !files_with_errors.contains(&l.file) {
+                    files_with_errors.push(l.file.clone());
+                }
+            }
+        }
+    }
     let parse_failed = ctx.fatal_count() > 0;
     let config = if parse_failed { None } else { parse::link::link(&mut ctx) };
+    aborted |= ctx.abort;
     let config = if ctx.fatal_count() > 0 { None } else { config };
     Loaded {
         config,
@@ -118,8 +131,6 @@ fn local_hostname() -> String {
 
 /// `.if` nesting state.
 struct CondFrame {
-    /// Line of the `.if`, for "non-terminated" errors.
-    line: usize,
     /// Whether the enclosing block is active.
     parent_active: bool,
     /// Whether some branch of this block was already taken.
@@ -136,6 +147,10 @@ fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
     for line in &lines {
         let loc = Location { file: file.name.clone(), line: line.number, col: None };
         ctx.set_position(&file.name, line.number);
+        if let Some(nul) = line.text.find('\0') {
+            ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "nul-byte", loc.clone(), format!("Stray NUL character at position {}.", nul + 1)));
+            continue;
+        }
         let lexed = {
             let env = ctx.env_lookup();
             lex_line(line.text, &env)
@@ -144,16 +159,19 @@ fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
             Lexed::Words(w) => w,
             Lexed::Error(e) => {
                 let is_words = e.message.starts_with("too many words");
+                // HAProxy shows the line from its first word on, and positions count from there.
+                let indent = line.text.len() - line.text.trim_start().len();
+                let shown = line.text.trim_start();
+                let index = e.index.saturating_sub(indent);
+                // For an unmatched brace HAProxy's copy of the line ends before the next '}'.
+                let shown = match e.message.starts_with("unmatched brace") {
+                    true => shown.get(index..).and_then(|rest| rest.find('}')).map_or(shown, |end| &shown[..index + end]),
+                    false => shown,
+                };
                 let text = if is_words {
                     e.message.clone()
                 } else {
-                    format!(
-                        "{} at position {}:\n  {}\n  {}^",
-                        e.message,
-                        e.index + 1,
-                        line.text,
-                        " ".repeat(e.index)
-                    )
+                    format!("{} at position {}:\n  {}\n  {}^", e.message, e.index + 1, shown, " ".repeat(index))
                 };
                 let mut d = Diagnostic::parsing_tight(Severity::Fatal, "lexical-error", loc.clone(), e.message.clone());
                 d.haproxy_text = format!("parsing [{}:{}]: {}", file.name, line.number, text);
@@ -176,9 +194,12 @@ fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
             continue;
         }
         dispatch_line(ctx, &words, &loc);
+        if ctx.abort {
+            return true;
+        }
     }
-    if let Some(frame) = conds.last() {
-        let loc = Location { file: file.name.clone(), line: frame.line, col: None };
+    if !conds.is_empty() {
+        let loc = Location { file: file.name.clone(), line: lines.len().max(1), col: None };
         ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "unterminated-if", loc, "non-terminated '.if' block."));
         return true;
     }
@@ -245,7 +266,7 @@ fn preprocessor(ctx: &mut Ctx, words: &[Word], loc: &Location, raw: &str, conds:
                 false
             };
             if directive == ".if" {
-                conds.push(CondFrame { line: loc.line, parent_active: active, taken: value, active: value, seen_else: false });
+                conds.push(CondFrame { parent_active: active, taken: value, active: value, seen_else: false });
             } else if let Some(c) = conds.last_mut() {
                 c.active = value && !c.taken && c.parent_active;
                 c.taken |= value;
@@ -321,7 +342,7 @@ fn dispatch_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         if matches!(ctx.section, SectionState::Broken) {
             return;
         }
-        let mut d = Diagnostic::parsing(Severity::Fatal, "unknown-keyword", with_col(loc, &words[0]), format!("unknown keyword '{first}' out of section."));
+        let mut d = Diagnostic::parsing_tight(Severity::Fatal, "unknown-keyword", with_col(loc, &words[0]), format!("unknown keyword '{first}' out of section."));
         if let Some(s) = best_match(first, keywords::Family::Section.rows().iter().map(|k| k.name)) {
             d = d.with_help(format!("did you mean '{s}'?"));
         }

@@ -92,13 +92,9 @@ pub fn split_lines(text: &str) -> (Vec<SourceLine<'_>>, Option<(usize, usize)>) 
     (lines, missing_lf)
 }
 
-/// Strips one trailing CR and cuts at the first NUL, as HAProxy's reader does.
+/// Strips one trailing CR, as HAProxy's reader does (a NUL is reported by the loader).
 fn clean(line: &str) -> &str {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    match line.find('\0') {
-        Some(i) => &line[..i],
-        None => line,
-    }
+    line.strip_suffix('\r').unwrap_or(line)
 }
 
 #[cfg(test)]
@@ -116,8 +112,8 @@ mod tests {
     }
 
     #[test]
-    fn nul_ends_the_line() {
+    fn nul_is_kept_for_the_loader_to_report() {
         let (lines, _) = split_lines("abc\0def\n");
-        assert_eq!(lines[0].text, "abc");
+        assert_eq!(lines[0].text, "abc\0def");
     }
 }

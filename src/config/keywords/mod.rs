@@ -227,6 +227,14 @@ pub fn lookup(family: Family, name: &str, section: Sections) -> Option<&'static 
     let rows = family.rows();
     rows.iter()
         .find(|k| k.name == name && k.sections.intersects(section))
+        // A proxy keyword in the wrong kind of proxy is still that proxy keyword (the
+        // parser then reports HAProxy's capability message), not a global one.
+        .or_else(|| {
+            Sections::PROXIES
+                .intersects(section)
+                .then(|| rows.iter().find(|k| k.name == name && k.sections.intersects(Sections::PROXIES)))
+                .flatten()
+        })
         .or_else(|| rows.iter().find(|k| k.name == name))
 }
 

@@ -57,16 +57,10 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
         return None;
     }
     let env = ctx.env.clone();
-    let expanded = address::expand_address_env(raw, &|n: &str| env.get(n).cloned());
-    let addrs = match address::parse_bind_list(&expanded) {
+    let addrs = match address::parse_bind_list_with_env(raw, &|n: &str| env.get(n).cloned()) {
         Ok(a) => a,
         Err(e) => {
-            let mut msg = e.message();
-            // HAProxy quotes the word as written when an env var expanded to nothing.
-            if expanded != raw {
-                msg = msg.replace(&format!("'{expanded}'"), &format!("'{raw}'"));
-            }
-            ctx.fatal(&at(loc, words, 1), "bad-address", format!("'bind' : {msg}"));
+            ctx.fatal(&at(loc, words, 1), "bad-address", format!("'bind' : {}", e.message()));
             return None;
         }
     };
@@ -76,7 +70,7 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
             Host::Any4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             Host::Any6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
             Host::Ip(ip) => *ip,
-            Host::Name(n) => match address::resolve_host(n) {
+            Host::Name(n) => match address::resolve_host_for(n, a.family_hint) {
                 Some(ip) => ip,
                 None => {
                     ctx.fatal(&at(loc, words, 1), "dns", format!("'bind' : invalid address: '{n}' in '{raw}'"));

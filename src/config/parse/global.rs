@@ -219,23 +219,30 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
         return Some(LogLine::Global);
     }
     if a1.is_empty() || words.len() < 3 {
-        ctx.fatal(&kw_loc, "missing-argument", "log : expects <address> and <facility> or global as arguments");
+        // In `global` HAProxy's text has no "or global" (and a trailing blank line).
+        let msg = if matches!(ctx.section, SectionState::Global) {
+            "log : expects <address> and <facility>  as arguments"
+        } else {
+            "log : expects <address> and <facility> or global as arguments"
+        };
+        ctx.fatal(&kw_loc, "missing-argument", msg);
         return None;
     }
     let env = ctx.env.clone();
-    let expanded = address::expand_address_env(a1, &|n: &str| env.get(n).cloned());
-    let target = match address::parse_log_target(&expanded) {
+    let target = match address::parse_log_target_with_env(a1, &|n: &str| env.get(n).cloned()) {
         Ok(t) => t,
         Err(e) => {
-            ctx.fatal(&at(loc, words, 1), "bad-address", format!("log : {}", e.message()));
+            let nl = if e.ends_with_newline() { "\n" } else { "" };
+            ctx.fatal(&at(loc, words, 1), "bad-address", format!("log : {}{nl}", e.message()));
             return None;
         }
     };
-    // Host names in log targets are resolved at load time, as HAProxy does.
+    // Host names in log targets are resolved at load time, as HAProxy does (its message
+    // is followed by a blank line).
     if let Target::Udp(a) | Target::Tcp(a) = &target {
         if let address::Host::Name(h) = &a.host {
-            if address::resolve_host(h).is_none() {
-                ctx.fatal(&at(loc, words, 1), "dns", format!("log : invalid address: '{h}' in '{a1}'"));
+            if address::resolve_host_for(h, a.family_hint).is_none() {
+                ctx.fatal(&at(loc, words, 1), "dns", format!("log : invalid address: '{h}' in '{a1}'\n"));
                 return None;
             }
         }
@@ -335,10 +342,6 @@ pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word],
                     }
                 }
                 i += 2;
-            }
-            if let Some(g) = groups.iter().find(|g| !ul.groups.contains(g)).cloned() {
-                let ul_name = ul.name.clone();
-                return ctx.fatal(&kw_loc, "unknown-group", format!("userlist '{ul_name}': no such group '{g}' specified in user '{name}'"));
             }
             ul.users.push(User { name, password, groups });
         }

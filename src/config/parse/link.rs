@@ -31,7 +31,13 @@ fn link_warn(ctx: &mut Ctx, d: &ProxyDraft, code: &'static str, msg: String) {
 
 /// Checks duplicate proxy names; HAProxy does this while parsing each section header, but
 /// the drafts are complete only now, so it is done here, in declaration order.
-fn check_names(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
+pub fn check_names(ctx: &mut Ctx) {
+    let drafts = std::mem::take(&mut ctx.proxies);
+    check_names_in(ctx, &drafts);
+    ctx.proxies = drafts;
+}
+
+fn check_names_in(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
     for (i, d) in drafts.iter().enumerate() {
         for prev in &drafts[..i] {
             if prev.name != d.name {
@@ -62,7 +68,34 @@ fn check_names(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
 
 pub fn link(ctx: &mut Ctx) -> Option<Config> {
     let drafts = std::mem::take(&mut ctx.proxies);
-    check_names(ctx, &drafts);
+    // Userlists: groups named by users must exist (a link-time check in HAProxy).
+    for ul in &ctx.userlists.clone() {
+        for u in &ul.users {
+            if let Some(g) = u.groups.iter().find(|g| !ul.groups.contains(g)) {
+                ctx.push(
+                    Diagnostic::plain(Severity::Fatal, "unknown-group", None, format!("userlist '{}': no such group '{g}' specified in user '{}'", ul.name, u.name))
+                        .link(),
+                );
+            }
+        }
+    }
+    // Duplicate server names within a backend.
+    for d in &drafts {
+        for (i, s) in d.servers.iter().enumerate() {
+            if let Some(prev) = d.servers[..i].iter().find(|p| p.name == s.name) {
+                let msg = format!(
+                    "parsing [{}:{}] : {} '{}', another server named '{}' was already defined at line {}, please use distinct names.",
+                    s.loc.file,
+                    s.loc.line,
+                    d.label(),
+                    d.display_name(),
+                    s.name,
+                    prev.loc.line
+                );
+                ctx.push(Diagnostic::plain(Severity::Fatal, "duplicate-name", Some(s.loc.clone()), msg).link());
+            }
+        }
+    }
     if ctx.fatal_count() > 0 {
         return None;
     }
@@ -110,7 +143,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         let name = d.display_name();
         let label = d.label();
         if d.has_fe() && d.mode == Mode::Tcp && matches!(d.log_format, LogFormatKind::Http | LogFormatKind::HttpClf) {
-            link_warn(ctx, d, "httplog-in-tcp", format!("parsing [{}:{}] : 'option httplog' not usable with {label} '{name}' (needs 'mode http'). Falling back to 'option tcplog'.", d.loc.file, d.loc.line));
+            let at = d.httplog_loc.clone().unwrap_or_else(|| d.loc.clone());
+            link_warn(ctx, d, "httplog-in-tcp", format!("parsing [{}:{}] : 'option httplog' not usable with {label} '{name}' (needs 'mode http'). Falling back to 'option tcplog'.", at.file, at.line));
         }
         if d.has_fe() && d.binds.is_empty() && d.kind == Sections::FRONTEND && !d.disabled {
             link_warn(ctx, d, "no-bind", format!("{label} '{name}' has no 'bind' directive. Please declare it as a backend if this was intended."));
@@ -177,7 +211,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                     ctx.push(unsupported(&s.loc, "servers without an address (transparent/dispatch)").link());
                     continue;
                 }
-                Host::Name(n) => match address::resolve_host(n) {
+                Host::Name(n) => match address::resolve_host_for(n, s.addr.family_hint) {
                     Some(ip) => Some(ip),
                     None => {
                         let tolerate = ctx.opts.ignore_dns_failures || s.opts.init_addr.iter().any(|m| m == "none");
@@ -259,6 +293,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
     }
     if dns_failed {
         ctx.push(Diagnostic::plain(Severity::Fatal, "dns", None, "Failed to initialize server(s) addr.").link());
+        // HAProxy exits right there, without the "Fatal errors found" trailer.
+        ctx.abort = true;
         return None;
     }
     let frontends = frontends

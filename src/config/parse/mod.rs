@@ -57,7 +57,10 @@ pub struct Ctx {
     pub named_defaults: HashMap<String, ProxyDraft>,
     pub proxies: Vec<ProxyDraft>,
     pub userlists: Vec<super::ir::Userlist>,
+    /// Set by parsers for HAProxy's ERR_ABORT errors: the file stops being read.
+    pub abort: bool,
     fatal: usize,
+    parse_fatal: usize,
 }
 
 impl Ctx {
@@ -78,19 +81,29 @@ impl Ctx {
             named_defaults: HashMap::new(),
             proxies: Vec::new(),
             userlists: Vec::new(),
+            abort: false,
             fatal: 0,
+            parse_fatal: 0,
         }
     }
 
     pub fn push(&mut self, d: Diagnostic) {
         if d.is_fatal() {
             self.fatal += 1;
+            if d.phase == super::diag::Phase::Parse {
+                self.parse_fatal += 1;
+            }
         }
         self.diags.push(d);
     }
 
     pub fn fatal_count(&self) -> usize {
         self.fatal
+    }
+
+    /// Fatal errors of the parse phase only (HAProxy's "Error(s) found in file" trailer).
+    pub fn parse_fatal_count(&self) -> usize {
+        self.parse_fatal
     }
 
     pub fn set_position(&mut self, file: &str, line: usize) {
@@ -204,8 +217,11 @@ pub fn dispatch_body(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let compound = words.get(1).map(|w| format!("{first} {}", w.text));
     let row = compound
         .as_deref()
-        .and_then(|c| keywords::lookup(Family::Directive, c, section).filter(|k| k.sections.intersects(section)))
-        .or_else(|| keywords::lookup(Family::Directive, first, section));
+        .and_then(|c| keywords::lookup(Family::Directive, c, section))
+        .filter(|k| k.sections.intersects(section) || is_proxy_family(section, k))
+        .or_else(|| keywords::lookup(Family::Directive, first, section))
+        // `timeout <unknown kind>` gets HAProxy's list of kinds from the timeout parser.
+        .or_else(|| (first == "timeout").then(|| keywords::lookup(Family::Directive, "timeout client", section)).flatten());
     let Some(row) = row else {
         unknown_keyword(ctx, words, loc, section);
         return;

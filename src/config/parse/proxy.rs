@@ -56,6 +56,8 @@ pub struct ProxyDraft {
     pub stats: Option<Stats>,
     /// Line of the first `use_backend`, for HAProxy's rule-order warnings.
     pub first_use_backend_line: Option<usize>,
+    /// Where `option httplog` was set, for the link-time "not usable in tcp mode" warning.
+    pub httplog_loc: Option<Location>,
 }
 
 impl ProxyDraft {
@@ -100,6 +102,7 @@ impl ProxyDraft {
             errorfiles: Vec::new(),
             stats: None,
             first_use_backend_line: None,
+            httplog_loc: None,
         }
     }
 
@@ -131,6 +134,7 @@ pub fn start_proxy(ctx: &mut Ctx, kind: Sections, label: &str, words: &[Word], l
     if kind != Sections::DEFAULTS && name.as_deref().map_or(true, str::is_empty) {
         ctx.fatal(loc, "missing-name", format!("'{label}' expects an <id> argument"));
         ctx.section = SectionState::Broken;
+        ctx.abort = true;
         return;
     }
     if let Some(n) = name.as_deref() {
@@ -166,6 +170,7 @@ pub fn start_proxy(ctx: &mut Ctx, kind: Sections, label: &str, words: &[Word], l
                     format!("parsing [{}:{}] : defaults section '{f}' not found for {label} '{}'.", loc.file, loc.line, name.clone().unwrap_or_default()),
                 ));
                 ctx.section = SectionState::Broken;
+                ctx.abort = true;
                 return;
             }
         },
@@ -625,7 +630,8 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
         return ctx.fatal(&oloc, "unknown-option", msg);
     };
     match row.support {
-        Support::Removed(msg) => return ctx.fatal(&oloc, "removed-keyword", msg),
+        // HAProxy prints removed options without the space before the colon.
+        Support::Removed(msg) => return ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "removed-keyword", oloc, msg)),
         Support::Unsupported => return ctx.push(unsupported(&oloc, &format!("option {name}"))),
         Support::Accepted => {
             return ctx.push(
@@ -652,6 +658,7 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
     let on = !negated;
     match name {
         "httplog" => {
+            p.httplog_loc = Some(oloc.clone());
             match rest.first().map(|w| w.text.as_str()) {
                 None => p.log_format = LogFormatKind::Http,
                 Some("clf") => p.log_format = LogFormatKind::HttpClf,

@@ -9,6 +9,9 @@ use super::super::source::io_error_text;
 use super::super::values;
 use super::{acl, arg, at, Ctx, SectionState};
 
+/// HAProxy 2.6's own list, in its registration order, as its error message prints it.
+const HTTP_REQUEST_ACTIONS_AS_LISTED: &str = "'wait-for-handshake', 'ot-group', 'set-log-level', 'set-nice', 'use-service', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'do-resolve(*)', 'cache-use', 'add-acl(*)', 'add-header', 'allow', 'auth', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'disable-l7-retry', 'early-hint', 'normalize-uri', 'redirect', 'reject', 'replace-header', 'replace-path', 'replace-pathq', 'replace-uri', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-method', 'set-path', 'set-pathq', 'set-query', 'set-uri', 'strict-mode', 'tarpit', 'track-sc(*)', 'set-timeout', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-dst', 'set-dst-port', 'set-mark', 'set-src', 'set-src-port', 'set-tos', 'silent-drop', 'set-priority-class', 'set-priority-offset'";
+
 const ERRORFILE_CODES: &[u16] = &[200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504];
 
 pub fn parse_errorfile(ctx: &mut Ctx, words: &[Word], loc: &Location) {
@@ -54,9 +57,16 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
     let action = raw_action.split('(').next().unwrap_or(raw_action);
     let aloc = at(loc, words, 1);
     let Some(row) = keywords::lookup(family, action, Sections::NONE) else {
-        let list: Vec<&str> = family.rows().iter().map(|k| k.name).collect();
-        let msg = format!("'{kw}' expects {}, but got '{raw_action}'.", quoted_list(&list));
+        let list = if kw == "http-request" {
+            HTTP_REQUEST_ACTIONS_AS_LISTED.to_string()
+        } else {
+            let names: Vec<&str> = family.rows().iter().map(|k| k.name).collect();
+            quoted_list(&names)
+        };
+        let msg = format!("'{kw}' expects {list}, but got '{raw_action}'.");
         ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "unknown-action", aloc, msg));
+        // HAProxy stops reading the file after this error.
+        ctx.abort = true;
         return;
     };
     match row.support {

@@ -113,20 +113,11 @@ pub fn parse_server_line(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location
     }
     let raw = arg(words, addr_idx);
     let env = ctx.env.clone();
-    let expanded = address::expand_address_env(raw, &|n: &str| env.get(n).cloned());
-    if expanded.is_empty() || (expanded.starts_with(':') && raw.starts_with('$')) {
-        ctx.push(Diagnostic::bracketed(
-            Severity::Fatal,
-            "env-var",
-            at(loc, words, addr_idx),
-            format!("{label} : '{raw}' resolves to an empty address (environment variable missing?)"),
-        ));
-        return;
-    }
-    let addr = match address::parse_server_address(&expanded) {
+    let addr = match address::parse_server_address_with_env(raw, &|n: &str| env.get(n).cloned()) {
         Ok(a) => a,
         Err(e) => {
-            ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-address", at(loc, words, addr_idx), format!("{label} : {}", e.message())));
+            let nl = if e.ends_with_newline() { "\n" } else { "" };
+            ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-address", at(loc, words, addr_idx), format!("{label} : {}{nl}", e.message())));
             return;
         }
     };
@@ -138,17 +129,8 @@ pub fn parse_server_line(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location
         Some((lo, hi)) => (lo..=hi).map(|n| format!("{name}{n}")).collect(),
         None => vec![name],
     };
+    // Duplicate names are reported at link time, as HAProxy does.
     for n in names {
-        if let Some(prev) = p.servers.iter().find(|s| s.name == n) {
-            let msg = format!(
-                "{} '{}', another server named '{n}' was already defined at line {}, please use distinct names.",
-                p.label(),
-                p.display_name(),
-                prev.loc.line
-            );
-            ctx.fatal(loc, "duplicate-name", msg);
-            return;
-        }
         p.servers.push(ServerDraft { name: n, loc: loc.clone(), addr_text: raw.to_string(), addr: addr.clone(), opts: opts.clone() });
     }
 }
