@@ -335,9 +335,13 @@ struct Tunnel<'a, A: ?Sized, B: ?Sized> {
     c2s: Half,
     s2c: Half,
     t: TunnelTimeouts,
+    /// Fires at the earliest possible expiry; moved lazily (only when it fires early) so a
+    /// busy tunnel does not touch the timer wheel on every chunk.
     timer: Pin<Box<Sleep>>,
-    /// The limit the timer was last armed with.
+    /// The limit in force (depends on the half-close state).
     armed: Option<Duration>,
+    /// Last time bytes moved or the half-close state changed.
+    last: Instant,
 }
 
 impl<A: ?Sized, B: ?Sized> Tunnel<'_, A, B> {
@@ -350,12 +354,27 @@ impl<A: ?Sized, B: ?Sized> Tunnel<'_, A, B> {
         }
     }
 
-    fn rearm(&mut self) {
-        let limit = self.limit();
-        self.armed = limit;
-        if let Some(d) = limit {
-            self.timer.as_mut().reset(Instant::now() + d);
+    /// Re-evaluates the limit; true when the tunnel has been inactive for too long.
+    fn expired(&mut self, cx: &mut Context<'_>, progress: bool) -> bool {
+        if progress {
+            self.last = Instant::now();
         }
+        let limit = self.limit();
+        if limit != self.armed {
+            self.armed = limit;
+            if let Some(d) = limit {
+                self.timer.as_mut().reset(self.last + d);
+            }
+        }
+        let Some(d) = self.armed else { return false };
+        while self.timer.as_mut().poll(cx).is_ready() {
+            let deadline = self.last + d;
+            if Instant::now() >= deadline {
+                return true;
+            }
+            self.timer.as_mut().reset(deadline);
+        }
+        false
     }
 }
 
@@ -396,10 +415,7 @@ where
         if this.c2s.done && this.s2c.done {
             return Poll::Ready(stats(this, TunnelEnd::Closed));
         }
-        if s1.progress || s2.progress || this.armed != this.limit() {
-            this.rearm();
-        }
-        if this.armed.is_some() && this.timer.as_mut().poll(cx).is_ready() {
+        if this.expired(cx, s1.progress || s2.progress) {
             return Poll::Ready(stats(this, TunnelEnd::Timeout));
         }
         Poll::Pending
@@ -423,19 +439,21 @@ where
     A: AsyncRead + AsyncWrite + Unpin + ?Sized,
     B: AsyncRead + AsyncWrite + Unpin + ?Sized,
 {
-    // A far-future deadline stands for "no timer"; it is re-armed on the first progress.
-    let far = Instant::now() + Duration::from_secs(86400 * 365);
-    let mut tun = Tunnel {
+    let now = Instant::now();
+    let armed = t.idle;
+    // With no limit the timer is never polled; its deadline does not matter.
+    let first = now + armed.unwrap_or(Duration::from_secs(86400));
+    Tunnel {
         a: client,
         b: server,
         c2s: Half::default(),
         s2c: Half::default(),
         t,
-        timer: Box::pin(tokio::time::sleep_until(far)),
-        armed: None,
-    };
-    tun.rearm();
-    tun.await
+        timer: Box::pin(tokio::time::sleep_until(first)),
+        armed,
+        last: now,
+    }
+    .await
 }
 
 #[cfg(test)]
