@@ -12,6 +12,7 @@ pub mod balance;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod fuzzing;
 
 /// The version string `haproxy -c` prints in its NOTICE header; scripts compare it.
 pub const VERSION_FOR_SCRIPTS: &str = concat!("2.6.12-haproxide-", env!("CARGO_PKG_VERSION"));

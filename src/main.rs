@@ -44,6 +44,7 @@ fn main() -> ExitCode {
         zero_warning: args.zero_warning,
         diag_mode: args.diag,
         env: None,
+        report_all: args.format != Format::Haproxy,
     };
     let loaded = load(&opts);
     let flags = CheckFlags {

@@ -28,6 +28,9 @@ pub struct LoadOptions {
     pub diag_mode: bool,
     /// An environment to use instead of the process one (tests).
     pub env: Option<HashMap<String, String>>,
+    /// Run the link-time checks even after parse errors, so that one run reports every
+    /// error (HAProxy stops before them; the human and JSON formats do not).
+    pub report_all: bool,
 }
 
 /// What loading produced.
@@ -110,7 +113,7 @@ pub fn load_sources(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
         }
     }
     let parse_failed = ctx.fatal_count() > 0;
-    let config = if parse_failed { None } else { parse::link::link(&mut ctx) };
+    let config = if parse_failed && !opts.report_all { None } else { parse::link::link_all(&mut ctx, opts.report_all) };
     aborted |= ctx.abort;
     let config = if ctx.fatal_count() > 0 { None } else { config };
     Loaded {

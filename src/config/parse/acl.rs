@@ -109,7 +109,16 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
     let section = Sections::NONE;
     match keywords::lookup(Family::Fetch, &sample.fetch, section) {
         None => {
-            ctx.fatal(&cloc, "unknown-fetch", format!("error detected while parsing {what} : unknown fetch method '{0}' in ACL expression '{0}'.", sample.fetch));
+            let mut d = super::super::diag::Diagnostic::parsing(
+                super::super::diag::Severity::Fatal,
+                "unknown-fetch",
+                cloc.clone(),
+                format!("error detected while parsing {what} : unknown fetch method '{0}' in ACL expression '{0}'.", sample.fetch),
+            );
+            if let Some(s) = super::super::suggest::best_match(&sample.fetch, Family::Fetch.rows().iter().map(|k| k.name)) {
+                d = d.with_help(format!("did you mean '{s}'?"));
+            }
+            ctx.push(d);
             return None;
         }
         Some(row) if row.support != Support::Implemented => {
@@ -268,7 +277,20 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
             ctx.push(unsupported(&at(loc, words, i), &format!("predefined ACL {term}")));
             return None;
         } else {
-            ctx.fatal(&at(loc, words, i), "unknown-acl", format!("error detected while parsing {what} : no such ACL : '{term}'."));
+            let mut d = super::super::diag::Diagnostic::parsing(
+                super::super::diag::Severity::Fatal,
+                "unknown-acl",
+                at(loc, words, i),
+                format!("error detected while parsing {what} : no such ACL : '{term}'."),
+            );
+            if term.starts_with('{') {
+                d = d.with_help("an anonymous ACL needs spaces inside its braces: '{ fetch value }'");
+            } else if let Some(s) = super::super::suggest::best_match(term, acl_names(ctx).iter().map(String::as_str)) {
+                d = d.with_help(format!("did you mean the ACL '{s}'?"));
+            } else {
+                d = d.with_help(format!("declare it first with 'acl {term} <criterion> <value>' in this section"));
+            }
+            ctx.push(d);
             return None;
         };
         if let Some(last) = any_of.last_mut() {
@@ -277,6 +299,13 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
         i += 1;
     }
     Some(Condition { unless, any_of })
+}
+
+fn acl_names(ctx: &Ctx) -> Vec<String> {
+    match &ctx.section {
+        SectionState::Proxy(p) => p.acls.iter().filter_map(|a| a.name.clone()).collect(),
+        _ => Vec::new(),
+    }
 }
 
 fn named_acl(ctx: &Ctx, name: &str) -> Option<usize> {

@@ -66,6 +66,15 @@ fn check_names_in(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
     }
 }
 
+/// Runs the link-time checks; with `report_all`, every check runs even after errors.
+pub fn link_all(ctx: &mut Ctx, report_all: bool) -> Option<Config> {
+    let before = ctx.fatal_count();
+    let saved = std::mem::replace(&mut ctx.fatal_offset, if report_all { before } else { 0 });
+    let result = link(ctx);
+    ctx.fatal_offset = saved;
+    result
+}
+
 pub fn link(ctx: &mut Ctx) -> Option<Config> {
     let drafts = std::mem::take(&mut ctx.proxies);
     // Userlists: groups named by users must exist (a link-time check in HAProxy).
@@ -96,7 +105,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             }
         }
     }
-    if ctx.fatal_count() > 0 {
+    if ctx.fatal_count() > ctx.fatal_offset {
         return None;
     }
     let global = std::mem::take(&mut ctx.global);
@@ -186,7 +195,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             );
         }
     }
-    if ctx.fatal_count() > 0 {
+    if ctx.fatal_count() > ctx.fatal_offset {
         return None;
     }
     // Pass 4: server addresses (HAProxy resolves them last, after every other check).

@@ -59,6 +59,8 @@ pub struct Ctx {
     pub userlists: Vec<super::ir::Userlist>,
     /// Set by parsers for HAProxy's ERR_ABORT errors: the file stops being read.
     pub abort: bool,
+    /// Fatal errors that link-time checks must ignore when reporting everything.
+    pub fatal_offset: usize,
     fatal: usize,
     parse_fatal: usize,
 }
@@ -82,6 +84,7 @@ impl Ctx {
             proxies: Vec::new(),
             userlists: Vec::new(),
             abort: false,
+            fatal_offset: 0,
             fatal: 0,
             parse_fatal: 0,
         }
