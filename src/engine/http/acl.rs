@@ -10,8 +10,8 @@ use std::net::IpAddr;
 
 use crate::config::ir::{Acl, AclExpr, Condition, MatchMethod};
 
-use super::sample::{fetch, Value};
 use super::sample::ReqView;
+use super::sample::{fetch, Value};
 
 /// Evaluates an optional rule condition (`None` = unconditional).
 pub fn cond_ok(view: &ReqView<'_>, acls: &[Acl], cond: Option<&Condition>) -> bool {
@@ -45,7 +45,8 @@ pub fn eval_expr(view: &ReqView<'_>, e: &AclExpr) -> bool {
     };
     match e.match_method {
         MatchMethod::Found => !values.is_empty(),
-        MatchMethod::Bool if e.patterns.is_empty() => values.iter().any(truthy),
+        // `-m bool` takes no pattern: the sample itself is the verdict.
+        MatchMethod::Bool => values.iter().any(truthy),
         _ => values.iter().any(|v| e.patterns_match(v)),
     }
 }
@@ -68,7 +69,7 @@ impl PatternMatch for AclExpr {
         let ic = self.ignore_case;
         match self.match_method {
             MatchMethod::Found => true,
-            MatchMethod::Bool => truthy(v) == self.patterns.iter().any(|p| p != "0" && p != "false"),
+            MatchMethod::Bool => truthy(v),
             MatchMethod::Int => {
                 let n = match v {
                     Value::Int(i) => *i,
@@ -97,7 +98,9 @@ impl PatternMatch for AclExpr {
             }
             MatchMethod::Bin => {
                 let text = v.to_text();
-                self.patterns.iter().any(|p| hex_decode(p).is_some_and(|b| b == text.as_bytes()))
+                self.patterns
+                    .iter()
+                    .any(|p| hex_decode(p).is_some_and(|b| b == text.as_bytes()))
             }
             MatchMethod::Reg => false,
             m => {
@@ -184,8 +187,16 @@ fn int_patterns_match(patterns: &[String], n: i64) -> bool {
             },
             None => match p.split_once(':') {
                 Some((a, b)) => {
-                    let lo = if a.is_empty() { Some(i64::MIN) } else { a.trim().parse().ok() };
-                    let hi = if b.is_empty() { Some(i64::MAX) } else { b.trim().parse().ok() };
+                    let lo = if a.is_empty() {
+                        Some(i64::MIN)
+                    } else {
+                        a.trim().parse().ok()
+                    };
+                    let hi = if b.is_empty() {
+                        Some(i64::MAX)
+                    } else {
+                        b.trim().parse().ok()
+                    };
                     matches!((lo, hi), (Some(lo), Some(hi)) if n >= lo && n <= hi)
                 }
                 None => p.trim().parse::<i64>().is_ok_and(|v| v == n),
@@ -204,7 +215,9 @@ fn ip_match(pat: &str, ip: IpAddr) -> bool {
         Some((a, l)) => (a, Some(l)),
         None => (pat, None),
     };
-    let Ok(net) = addr.parse::<IpAddr>() else { return false };
+    let Ok(net) = addr.parse::<IpAddr>() else {
+        return false;
+    };
     let ip = match (net, ip) {
         (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
@@ -228,7 +241,10 @@ fn ip_match(pat: &str, ip: IpAddr) -> bool {
         },
     };
     let (a, b) = match (net, ip) {
-        (IpAddr::V4(n), IpAddr::V4(i)) => (u128::from(u32::from(n)) << 96, u128::from(u32::from(i)) << 96),
+        (IpAddr::V4(n), IpAddr::V4(i)) => (
+            u128::from(u32::from(n)) << 96,
+            u128::from(u32::from(i)) << 96,
+        ),
         (IpAddr::V6(n), IpAddr::V6(i)) => (u128::from(n), u128::from(i)),
         _ => return false,
     };
@@ -243,7 +259,10 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -257,10 +276,30 @@ mod tests {
         assert!(!str_match(MatchMethod::End, "a.JPG", ".jpg", false));
         assert!(str_match(MatchMethod::Sub, "hello", "ell", false));
         assert!(str_match(MatchMethod::Dir, "/a/img/x.png", "img", false));
-        assert!(!str_match(MatchMethod::Dir, "/a/images/x.png", "img", false));
-        assert!(str_match(MatchMethod::Dom, "www.example.com", "example", false));
-        assert!(!str_match(MatchMethod::Dom, "www.myexample.com", "example", false));
-        assert!(str_match(MatchMethod::Dom, "www.example.com:80", "example.com", false));
+        assert!(!str_match(
+            MatchMethod::Dir,
+            "/a/images/x.png",
+            "img",
+            false
+        ));
+        assert!(str_match(
+            MatchMethod::Dom,
+            "www.example.com",
+            "example",
+            false
+        ));
+        assert!(!str_match(
+            MatchMethod::Dom,
+            "www.myexample.com",
+            "example",
+            false
+        ));
+        assert!(str_match(
+            MatchMethod::Dom,
+            "www.example.com:80",
+            "example.com",
+            false
+        ));
     }
 
     #[test]
@@ -273,6 +312,9 @@ mod tests {
         assert!(!ip_match("10.0.0.0/8", "127.3.4.5".parse().unwrap()));
         assert!(ip_match("::1", "::1".parse().unwrap()));
         assert!(ip_match("127.0.0.1/8", "::ffff:127.0.0.2".parse().unwrap()));
-        assert!(ip_match("192.168.0.0/255.255.0.0", "192.168.9.9".parse().unwrap()));
+        assert!(ip_match(
+            "192.168.0.0/255.255.0.0",
+            "192.168.9.9".parse().unwrap()
+        ));
     }
 }

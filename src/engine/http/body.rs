@@ -30,12 +30,16 @@ pub type RespBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// An empty boxed body.
 pub fn empty() -> UnsyncBoxBody<Bytes, BoxError> {
-    http_body_util::Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync()
+    http_body_util::Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// A complete boxed body.
 pub fn full(b: Bytes) -> UnsyncBoxBody<Bytes, BoxError> {
-    http_body_util::Full::new(b).map_err(|never| match never {}).boxed_unsync()
+    http_body_util::Full::new(b)
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// Milliseconds since a process-wide origin, shared between tasks.
@@ -87,9 +91,22 @@ pub struct ChanBody {
 impl ChanBody {
     /// A body of `len` bytes (`None` for chunked) and the sender feeding it. `wanted` is
     /// notified on the first poll.
-    pub fn channel(len: Option<u64>, wanted: Arc<Notify>, activity: Activity) -> (mpsc::Sender<ChanItem>, ChanBody) {
+    pub fn channel(
+        len: Option<u64>,
+        wanted: Arc<Notify>,
+        activity: Activity,
+    ) -> (mpsc::Sender<ChanItem>, ChanBody) {
         let (tx, rx) = mpsc::channel(2);
-        (tx, ChanBody { rx, remaining: len, wanted: Some(wanted), activity, done: false })
+        (
+            tx,
+            ChanBody {
+                rx,
+                remaining: len,
+                wanted: Some(wanted),
+                activity,
+                done: false,
+            },
+        )
     }
 }
 
@@ -97,7 +114,10 @@ impl Body for ChanBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         if let Some(w) = self.wanted.take() {
             w.notify_one();
         }
@@ -155,7 +175,10 @@ impl<B: Body + Unpin> Body for Touching<B> {
     type Data = B::Data;
     type Error = B::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let r = Pin::new(&mut self.inner).poll_frame(cx);
         if r.is_ready() {
             self.activity.touch();

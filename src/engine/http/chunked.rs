@@ -40,7 +40,10 @@ pub struct Decoder {
 
 impl Default for Decoder {
     fn default() -> Self {
-        Decoder { state: State::Size, trailers: HeaderMap::new() }
+        Decoder {
+            state: State::Size,
+            trailers: HeaderMap::new(),
+        }
     }
 }
 
@@ -59,8 +62,14 @@ fn line(buf: &[u8]) -> Result<Option<usize>, &'static str> {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s.iter().position(|&c| c != b' ' && c != b'\t').unwrap_or(s.len());
-    let end = s.iter().rposition(|&c| c != b' ' && c != b'\t').map_or(start, |e| e + 1);
+    let start = s
+        .iter()
+        .position(|&c| c != b' ' && c != b'\t')
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|&c| c != b' ' && c != b'\t')
+        .map_or(start, |e| e + 1);
     &s[start..end.max(start)]
 }
 
@@ -88,14 +97,20 @@ impl Decoder {
                     let mut size: u64 = 0;
                     for &c in &l[..digits] {
                         let d = (c as char).to_digit(16).unwrap_or(0);
-                        size = match size.checked_mul(16).and_then(|s| s.checked_add(u64::from(d))) {
+                        size = match size
+                            .checked_mul(16)
+                            .and_then(|s| s.checked_add(u64::from(d)))
+                        {
                             Some(s) => s,
                             None => return Step::Invalid("chunk size overflow"),
                         };
                     }
                     let rest = &l[digits..];
                     let rest_trim: &[u8] = {
-                        let k = rest.iter().take_while(|&&c| c == b' ' || c == b'\t').count();
+                        let k = rest
+                            .iter()
+                            .take_while(|&&c| c == b' ' || c == b'\t')
+                            .count();
                         &rest[k..]
                     };
                     if !rest_trim.is_empty() && rest_trim[0] != b';' {
@@ -105,7 +120,11 @@ impl Decoder {
                         return Step::Invalid("bad chunk extension");
                     }
                     let _ = buf.split_to(n + 2);
-                    self.state = if size == 0 { State::Trailers } else { State::Data(size) };
+                    self.state = if size == 0 {
+                        State::Trailers
+                    } else {
+                        State::Data(size)
+                    };
                 }
                 State::Data(rem) => {
                     if buf.is_empty() {
@@ -114,7 +133,11 @@ impl Decoder {
                     let take = (buf.len() as u64).min(rem) as usize;
                     let data = buf.split_to(take).freeze();
                     let left = rem - take as u64;
-                    self.state = if left == 0 { State::DataEnd } else { State::Data(left) };
+                    self.state = if left == 0 {
+                        State::DataEnd
+                    } else {
+                        State::Data(left)
+                    };
                     return Step::Data(data);
                 }
                 State::DataEnd => {

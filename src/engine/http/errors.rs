@@ -61,7 +61,9 @@ fn body(status_line: &str, text: &str) -> String {
 /// `http-request deny`, 502/503/504 and friends. Unknown codes fall back to 500's message
 /// text as HAProxy does for `deny_status` values it has no message for.
 pub fn default_error(status: u16) -> Bytes {
-    let (line, text) = message(status).or_else(|| message(500)).unwrap_or(("500", ""));
+    let (line, text) = message(status)
+        .or_else(|| message(500))
+        .unwrap_or(("500", ""));
     let b = body(line, text);
     let mut out = format!(
         "HTTP/1.1 {line}\r\ncontent-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n",
@@ -78,7 +80,9 @@ pub fn default_error(status: u16) -> Bytes {
 /// The HTTP/1 mux rendering (capitalised names, `Connection: close` before the type) used
 /// when the request could not be parsed (400) or its head timed out (408).
 pub fn raw_mux_error(status: u16) -> Bytes {
-    let (line, text) = message(status).or_else(|| message(400)).unwrap_or(("400", ""));
+    let (line, text) = message(status)
+        .or_else(|| message(400))
+        .unwrap_or(("400", ""));
     let b = body(line, text);
     Bytes::from(format!(
         "HTTP/1.1 {line}\r\nContent-length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n{b}",
@@ -97,8 +101,17 @@ pub enum Origin {
 
 /// The bytes to send for `status`: the backend's `errorfile`, else the frontend's, else the
 /// built-in message. HAProxy looks in the backend first once one was chosen.
-pub fn error_bytes(status: u16, origin: Origin, backend: &[ErrorFile], frontend: &[ErrorFile]) -> Bytes {
-    if let Some(ef) = backend.iter().chain(frontend.iter()).find(|e| e.status == status) {
+pub fn error_bytes(
+    status: u16,
+    origin: Origin,
+    backend: &[ErrorFile],
+    frontend: &[ErrorFile],
+) -> Bytes {
+    if let Some(ef) = backend
+        .iter()
+        .chain(frontend.iter())
+        .find(|e| e.status == status)
+    {
         return Bytes::copy_from_slice(&ef.response);
     }
     match origin {
@@ -168,7 +181,11 @@ pub fn parse_raw(raw: &Bytes) -> Option<ParsedRaw> {
         let (n, v) = line.split_once(':')?;
         headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    Some(ParsedRaw { status, headers, body: raw.slice(end..) })
+    Some(ParsedRaw {
+        status,
+        headers,
+        body: raw.slice(end..),
+    })
 }
 
 #[cfg(test)]
@@ -205,10 +222,14 @@ mod tests {
             &raw_mux_error(408)[..],
             &b"HTTP/1.1 408 Request Time-out\r\nContent-length: 110\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n"[..]
         );
-        assert!(std::str::from_utf8(&default_error(501)).is_ok_and(|s| s.contains("content-length: 136")));
-        assert!(std::str::from_utf8(&default_error(405)).is_ok_and(|s| s.contains("content-length: 146")));
-        assert!(std::str::from_utf8(&default_error(500)).is_ok_and(|s| s.contains("content-length: 97")));
-        assert!(std::str::from_utf8(&default_error(401)).is_ok_and(|s| s.contains("content-length: 112")));
+        assert!(std::str::from_utf8(&default_error(501))
+            .is_ok_and(|s| s.contains("content-length: 136")));
+        assert!(std::str::from_utf8(&default_error(405))
+            .is_ok_and(|s| s.contains("content-length: 146")));
+        assert!(std::str::from_utf8(&default_error(500))
+            .is_ok_and(|s| s.contains("content-length: 97")));
+        assert!(std::str::from_utf8(&default_error(401))
+            .is_ok_and(|s| s.contains("content-length: 112")));
     }
 
     #[test]
@@ -216,6 +237,8 @@ mod tests {
         assert!(raw_wants_close(&raw_mux_error(400)));
         assert!(!raw_wants_close(&default_error(503)));
         let p = parse_raw(&default_error(503));
-        assert!(p.as_ref().is_some_and(|p| p.status == 503 && p.body.len() == 107 && p.headers.len() == 3));
+        assert!(p
+            .as_ref()
+            .is_some_and(|p| p.status == 503 && p.body.len() == 107 && p.headers.len() == 3));
     }
 }

@@ -49,7 +49,10 @@ use super::upstream::ServerBody;
 pub enum H1End<S> {
     Done,
     /// The client sent the HTTP/2 preface: serve HTTP/2 on `io`, replaying `prefix`.
-    H2 { io: S, prefix: Bytes },
+    H2 {
+        io: S,
+        prefix: Bytes,
+    },
 }
 
 fn ms(v: Option<u32>) -> Option<Duration> {
@@ -109,7 +112,11 @@ async fn read_head<R: AsyncRead + Unpin>(
     let start = Instant::now();
     let ka_deadline = t.keep_alive.map(|d| start + d);
     // The first request's head timer runs from the accept; later ones from their first byte.
-    let mut head_deadline = if first { t.request.map(|d| start + d) } else { None };
+    let mut head_deadline = if first {
+        t.request.map(|d| start + d)
+    } else {
+        None
+    };
     let state = sess.ctx.state.clone();
     loop {
         if !buf.is_empty() {
@@ -153,12 +160,20 @@ async fn read_head<R: AsyncRead + Unpin>(
         };
         match r {
             None => {
-                return if idle { HeadRead::Close } else { HeadRead::Error(408) };
+                return if idle {
+                    HeadRead::Close
+                } else {
+                    HeadRead::Error(408)
+                };
             }
             Some(Ok(0)) | Some(Err(_)) => {
                 // A partial head followed by a close is a bad request; nothing at all is not.
                 let only_blank = buf[..before].iter().all(|&c| c == b'\r' || c == b'\n');
-                return if only_blank { HeadRead::Close } else { HeadRead::Error(400) };
+                return if only_blank {
+                    HeadRead::Close
+                } else {
+                    HeadRead::Error(400)
+                };
             }
             Some(Ok(_)) => {}
         }
@@ -183,7 +198,9 @@ async fn pump_body<R: AsyncRead + Unpin>(
     tx: Option<mpsc::Sender<ChanItem>>,
     client_to: Option<Duration>,
 ) -> PumpEnd {
-    let Some(tx) = tx else { return PumpEnd::Complete };
+    let Some(tx) = tx else {
+        return PumpEnd::Complete;
+    };
     let fail = |tx: &mpsc::Sender<ChanItem>, msg: &'static str| {
         let _ = tx.try_send(Err(msg.into()));
     };
@@ -223,7 +240,9 @@ async fn pump_body<R: AsyncRead + Unpin>(
                         }
                     }
                     Step::End(trailers) => {
-                        if !trailers.is_empty() && tx.send(Ok(Frame::trailers(trailers))).await.is_err() {
+                        if !trailers.is_empty()
+                            && tx.send(Ok(Frame::trailers(trailers))).await.is_err()
+                        {
                             return PumpEnd::Abandoned;
                         }
                         return PumpEnd::Complete;
@@ -249,7 +268,11 @@ async fn pump_body<R: AsyncRead + Unpin>(
     }
 }
 
-async fn write_all_to<W: AsyncWrite + Unpin>(wr: &mut W, data: &[u8], to: Option<Duration>) -> bool {
+async fn write_all_to<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    data: &[u8],
+    to: Option<Duration>,
+) -> bool {
     matches!(within(to, wr.write_all(data)).await, Some(Ok(())))
 }
 
@@ -309,7 +332,13 @@ async fn write_proxied<W: AsyncWrite + Unpin>(
         close = true;
     }
     let mut out = Vec::with_capacity(512);
-    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_of(parts.status, &parts.extensions)).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {status} {}\r\n",
+            reason_of(parts.status, &parts.extensions)
+        )
+        .as_bytes(),
+    );
     let mut te_done = false;
     let mut cl_done = false;
     for (name, value) in parts.headers.iter() {
@@ -402,7 +431,14 @@ async fn write_proxied<W: AsyncWrite + Unpin>(
 fn upgrade_head(head: &Response<()>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     let status = head.status();
-    out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", status.as_u16(), reason_of(status, head.extensions())).as_bytes());
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_u16(),
+            reason_of(status, head.extensions())
+        )
+        .as_bytes(),
+    );
     for (n, v) in head.headers() {
         push_header(&mut out, n.as_str(), v.as_bytes());
     }
@@ -422,31 +458,50 @@ pub async fn serve_h1<S>(io: S, sess: Arc<Session>, allow_h2: bool) -> H1End<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let Some(fe) = sess.ctx.frontend_ir() else { return H1End::Done };
+    let Some(fe) = sess.ctx.frontend_ir() else {
+        return H1End::Done;
+    };
     let ft = fe.timeouts;
     let client = ms(ft.client);
     let request = ms(ft.http_request).or(client);
-    let timers = Timers { client, request, keep_alive: ms(ft.http_keep_alive).or(request) };
+    let timers = Timers {
+        client,
+        request,
+        keep_alive: ms(ft.http_keep_alive).or(request),
+    };
     let fe_errorfiles = fe.errorfiles.clone();
 
     let (mut rd, mut wr) = tokio::io::split(io);
     let mut buf = BytesMut::new();
     let mut first = true;
     loop {
-        let head = match read_head(&mut rd, &mut buf, first, &timers, &sess, allow_h2 && first).await {
-            HeadRead::Head(h) => h,
-            HeadRead::H2 => {
-                let io = rd.unsplit(wr);
-                return H1End::H2 { io, prefix: buf.freeze() };
-            }
-            HeadRead::Close => break,
-            HeadRead::Error(status) => {
-                let raw = error_bytes(status, Origin::Mux, &[], &fe_errorfiles);
-                let _ = write_all_to(&mut wr, &raw, timers.client).await;
-                break;
-            }
-        };
-        let next = transaction(&sess, *head, &mut rd, &mut wr, &mut buf, &timers, &fe_errorfiles).await;
+        let head =
+            match read_head(&mut rd, &mut buf, first, &timers, &sess, allow_h2 && first).await {
+                HeadRead::Head(h) => h,
+                HeadRead::H2 => {
+                    let io = rd.unsplit(wr);
+                    return H1End::H2 {
+                        io,
+                        prefix: buf.freeze(),
+                    };
+                }
+                HeadRead::Close => break,
+                HeadRead::Error(status) => {
+                    let raw = error_bytes(status, Origin::Mux, &[], &fe_errorfiles);
+                    let _ = write_all_to(&mut wr, &raw, timers.client).await;
+                    break;
+                }
+            };
+        let next = transaction(
+            &sess,
+            *head,
+            &mut rd,
+            &mut wr,
+            &mut buf,
+            &timers,
+            &fe_errorfiles,
+        )
+        .await;
         if buf.is_empty() {
             // Release the read buffer while idle.
             buf = BytesMut::new();
@@ -473,7 +528,12 @@ async fn tunnel<C>(u: Box<UpgradeReply>, client: C)
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
-    let UpgradeReply { server, timeouts, permit, .. } = *u;
+    let UpgradeReply {
+        server,
+        timeouts,
+        permit,
+        ..
+    } = *u;
     // The server side is ready as soon as hyper hands the connection over.
     let upgraded = match within(timeouts.idle, server).await {
         Some(Ok(up)) => up,
@@ -497,8 +557,17 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let ReqHead { method, uri, version, mut headers, body: kind, force_close, client_keep_alive, upgrade, expect_continue } =
-        h;
+    let ReqHead {
+        method,
+        uri,
+        version,
+        mut headers,
+        body: kind,
+        force_close,
+        client_keep_alive,
+        upgrade,
+        expect_continue,
+    } = h;
     let head_req = method == Method::HEAD;
     let client_v10 = version == Version::HTTP_10;
     // The `100 Continue` is produced here when the server side starts reading the body.
@@ -528,12 +597,23 @@ where
         return Next::Close;
     };
 
-    let txn_fut = txn::run(sess, TxnRequest { req, upgrade, activity });
+    let txn_fut = txn::run(
+        sess,
+        TxnRequest {
+            req,
+            upgrade,
+            activity,
+        },
+    );
     let mut txn_fut = pin!(txn_fut);
     let has_body = tx.is_some();
     let pump = pump_body(rd, buf, kind, tx, timers.client);
     let mut pump = pin!(pump);
-    let mut pump_end: Option<PumpEnd> = if has_body { None } else { Some(PumpEnd::Complete) };
+    let mut pump_end: Option<PumpEnd> = if has_body {
+        None
+    } else {
+        Some(PumpEnd::Complete)
+    };
     let mut sent_100 = false;
     let outcome = loop {
         tokio::select! {
@@ -561,7 +641,9 @@ where
             if raw_wants_close(&raw) || pump_end != Some(PumpEnd::Complete) {
                 close = true;
             }
-            if !write_all_to(wr, &raw, timers.client).await || within(timers.client, wr.flush()).await.is_none() {
+            if !write_all_to(wr, &raw, timers.client).await
+                || within(timers.client, wr.flush()).await.is_none()
+            {
                 return Next::Close;
             }
         }
@@ -580,7 +662,9 @@ where
         }
         Reply::Upgrade(u) => {
             let head = upgrade_head(&u.head);
-            if !write_all_to(wr, &head, timers.client).await || within(timers.client, wr.flush()).await.is_none() {
+            if !write_all_to(wr, &head, timers.client).await
+                || within(timers.client, wr.flush()).await.is_none()
+            {
                 return Next::Close;
             }
             return Next::Tunnel(u);

@@ -65,7 +65,11 @@ struct Watched<S> {
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if r.is_ready() {
             self.activity.touch();
@@ -75,7 +79,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
 }
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
         if r.is_ready() {
             self.activity.touch();
@@ -100,7 +108,10 @@ impl Body for Guarded {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         Pin::new(&mut self.inner).poll_frame(cx)
     }
     fn is_end_stream(&self) -> bool {
@@ -124,7 +135,10 @@ where
     let activity = Activity::default();
     activity.touch();
     let streams = Streams::default();
-    let io = Watched { inner: io, activity: activity.clone() };
+    let io = Watched {
+        inner: io,
+        activity: activity.clone(),
+    };
 
     let stop_sess = sess.clone();
     let svc_streams = streams.clone();
@@ -134,13 +148,18 @@ where
         async move { Ok::<_, Infallible>(handle(sess, req, guard).await) }
     });
     let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
-    builder.enable_connect_protocol().auto_date_header(false).max_send_buf_size(64 * 1024);
+    builder
+        .enable_connect_protocol()
+        .auto_date_header(false)
+        .max_send_buf_size(64 * 1024);
     let conn = builder.serve_connection(TokioIo::new(io), svc);
     let mut conn = pin!(conn);
 
     let stop_state = streams.clone();
     let idle = async {
-        let Some(d) = client_to else { return std::future::pending().await };
+        let Some(d) = client_to else {
+            return std::future::pending().await;
+        };
         loop {
             activity.idle_for(d).await;
             if stop_state.count() == 0 {
@@ -186,7 +205,10 @@ fn local_response(raw: &Bytes) -> Response<RespBody> {
         if is_connection_specific(&n) {
             continue;
         }
-        if let (Ok(n), Ok(v)) = (header::HeaderName::from_bytes(n.as_bytes()), HeaderValue::from_str(&v)) {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(n.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
             r.headers_mut().append(n, v);
         }
     }
@@ -194,7 +216,10 @@ fn local_response(raw: &Bytes) -> Response<RespBody> {
 }
 
 fn is_connection_specific(name: &str) -> bool {
-    matches!(name, "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade")
+    matches!(
+        name,
+        "connection" | "keep-alive" | "proxy-connection" | "transfer-encoding" | "upgrade"
+    )
 }
 
 /// Converts an HTTP/2 request head for an HTTP/1.1 server: `Host` from `:authority`,
@@ -208,7 +233,11 @@ fn to_h1_head(req: &mut hyper::http::request::Parts) {
         }
     }
     if req.method != Method::CONNECT {
-        let pq = req.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let pq = req
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         if let Ok(u) = pq.parse::<Uri>() {
             req.uri = u;
         }
@@ -216,10 +245,21 @@ fn to_h1_head(req: &mut hyper::http::request::Parts) {
     req.version = Version::HTTP_11;
 }
 
-async fn handle(sess: Arc<Session>, mut req: Request<Incoming>, guard: StreamGuard) -> Response<RespBody> {
-    let protocol = req.extensions().get::<hyper::ext::Protocol>().map(|p| p.as_str().to_ascii_lowercase());
+async fn handle(
+    sess: Arc<Session>,
+    mut req: Request<Incoming>,
+    guard: StreamGuard,
+) -> Response<RespBody> {
+    let protocol = req
+        .extensions()
+        .get::<hyper::ext::Protocol>()
+        .map(|p| p.as_str().to_ascii_lowercase());
     let ext_connect = req.method() == Method::CONNECT && protocol.is_some();
-    let client_up = if ext_connect { Some(hyper::upgrade::on(&mut req)) } else { None };
+    let client_up = if ext_connect {
+        Some(hyper::upgrade::on(&mut req))
+    } else {
+        None
+    };
     let (mut parts, incoming) = req.into_parts();
     let activity = Activity::default();
     let mut upgrade = None;
@@ -228,11 +268,17 @@ async fn handle(sess: Arc<Session>, mut req: Request<Incoming>, guard: StreamGua
         let proto = protocol.clone().unwrap_or_default();
         parts.method = Method::GET;
         to_h1_head(&mut parts);
-        let pq = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+        let pq = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into());
         if let Ok(u) = pq.parse::<Uri>() {
             parts.uri = u;
         }
-        parts.headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
         if let Ok(v) = HeaderValue::from_str(&proto) {
             parts.headers.insert(header::UPGRADE, v);
         }
@@ -247,20 +293,38 @@ async fn handle(sess: Arc<Session>, mut req: Request<Incoming>, guard: StreamGua
         body::empty()
     } else {
         to_h1_head(&mut parts);
-        Touching::new(incoming, activity.clone()).map_err(|e| Box::new(e) as BoxError).boxed_unsync()
+        Touching::new(incoming, activity.clone())
+            .map_err(|e| Box::new(e) as BoxError)
+            .boxed_unsync()
     };
     let req = Request::from_parts(parts, req_body);
-    let out = txn::run(&sess, TxnRequest { req, upgrade, activity }).await;
+    let out = txn::run(
+        &sess,
+        TxnRequest {
+            req,
+            upgrade,
+            activity,
+        },
+    )
+    .await;
     match out.reply {
         Reply::Local(raw) => local_response(&raw),
         Reply::Proxied(resp) => {
             let (mut parts, body) = resp.into_parts();
-            let names: Vec<_> = parts.headers.keys().filter(|n| is_connection_specific(n.as_str())).cloned().collect();
+            let names: Vec<_> = parts
+                .headers
+                .keys()
+                .filter(|n| is_connection_specific(n.as_str()))
+                .cloned()
+                .collect();
             for n in names {
                 parts.headers.remove(n);
             }
             parts.version = Version::HTTP_2;
-            let body = Guarded { inner: body.boxed_unsync(), _guard: guard };
+            let body = Guarded {
+                inner: body.boxed_unsync(),
+                _guard: guard,
+            };
             Response::from_parts(parts, body.boxed_unsync())
         }
         Reply::Upgrade(u) => {
@@ -269,7 +333,10 @@ async fn handle(sess: Arc<Session>, mut req: Request<Incoming>, guard: StreamGua
             };
             let mut resp = Response::new(body::empty());
             *resp.status_mut() = StatusCode::OK;
-            for name in [header::SEC_WEBSOCKET_PROTOCOL, header::SEC_WEBSOCKET_EXTENSIONS] {
+            for name in [
+                header::SEC_WEBSOCKET_PROTOCOL,
+                header::SEC_WEBSOCKET_EXTENSIONS,
+            ] {
                 if let Some(v) = u.head.headers().get(&name) {
                     resp.headers_mut().insert(name, v.clone());
                 }
@@ -278,7 +345,10 @@ async fn handle(sess: Arc<Session>, mut req: Request<Incoming>, guard: StreamGua
             tokio::spawn(async move {
                 let _guard = guard;
                 let t = upgrade.timeouts;
-                let (Some(Ok(c)), Some(Ok(s))) = (within(t.idle, client_up).await, within(t.idle, upgrade.server).await) else {
+                let (Some(Ok(c)), Some(Ok(s))) = (
+                    within(t.idle, client_up).await,
+                    within(t.idle, upgrade.server).await,
+                ) else {
                     return;
                 };
                 let stats = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t).await;

@@ -103,17 +103,28 @@ pub fn parse(buf: &[u8], allow_h2: bool) -> Parsed {
     if allow_h2 && start == 0 {
         let n = rest.len().min(H2_PREFACE.len());
         if rest[..n] == H2_PREFACE[..n] {
-            return if n == H2_PREFACE.len() { Parsed::H2Preface } else { Parsed::Partial };
+            return if n == H2_PREFACE.len() {
+                Parsed::H2Preface
+            } else {
+                Parsed::Partial
+            };
         }
     }
     let Some(end) = super::errors::find_head_end(rest) else {
-        return if buf.len() >= MAX_HEAD { Parsed::Invalid("head too large") } else { Parsed::Partial };
+        return if buf.len() >= MAX_HEAD {
+            Parsed::Invalid("head too large")
+        } else {
+            Parsed::Partial
+        };
     };
     if start + end > MAX_HEAD {
         return Parsed::Invalid("head too large");
     }
     match parse_complete(&rest[..end]) {
-        Ok(head) => Parsed::Complete { head: Box::new(head), len: start + end },
+        Ok(head) => Parsed::Complete {
+            head: Box::new(head),
+            len: start + end,
+        },
         Err(e) => Parsed::Invalid(e),
     }
 }
@@ -142,7 +153,9 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
     };
     // Request line: method, target and version separated by SP or HTAB.
     let mut parts = req_line.split(|&c| is_ows(c)).filter(|p| !p.is_empty());
-    let (Some(m), Some(target), Some(ver), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(m), Some(target), Some(ver), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err("bad request line");
     };
     if !m.iter().all(|&c| is_tchar(c)) {
@@ -153,7 +166,9 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
         return Err("bad uri");
     }
     let version = match ver {
-        [b'H', b'T', b'T', b'P', b'/', maj, b'.', min] if maj.is_ascii_digit() && min.is_ascii_digit() => {
+        [b'H', b'T', b'T', b'P', b'/', maj, b'.', min]
+            if maj.is_ascii_digit() && min.is_ascii_digit() =>
+        {
             match (maj, min) {
                 (b'0', _) => return Err("bad version"),
                 (b'1', b'0') => Version::HTTP_10,
@@ -167,12 +182,17 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
     let mut raw: Vec<(&[u8], Vec<u8>)> = Vec::new();
     for line in header_lines {
         if line.first().is_some_and(|&c| is_ows(c)) {
-            let Some((_, v)) = raw.last_mut() else { return Err("fold without header") };
+            let Some((_, v)) = raw.last_mut() else {
+                return Err("fold without header");
+            };
             v.push(b' ');
             v.extend_from_slice(trim_ows(line));
             continue;
         }
-        let colon = line.iter().position(|&c| c == b':').ok_or("header without colon")?;
+        let colon = line
+            .iter()
+            .position(|&c| c == b':')
+            .ok_or("header without colon")?;
         let name = &line[..colon];
         if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) {
             return Err("bad header name");
@@ -204,7 +224,10 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
             }
             let mut n: u64 = 0;
             for &d in item {
-                n = n.checked_mul(10).and_then(|n| n.checked_add(u64::from(d - b'0'))).ok_or("content-length overflow")?;
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(d - b'0')))
+                    .ok_or("content-length overflow")?;
             }
             match content_length {
                 Some(prev) if prev != n => return Err("conflicting content-length"),
@@ -226,7 +249,10 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
     }
     let has_te = headers.contains_key(header::TRANSFER_ENCODING);
     if has_te {
-        let chunked = te_tokens.iter().filter(|t| t.as_slice() == b"chunked").count();
+        let chunked = te_tokens
+            .iter()
+            .filter(|t| t.as_slice() == b"chunked")
+            .count();
         if chunked != 1 || te_tokens.last().map(|t| t.as_slice()) != Some(b"chunked") {
             return Err("bad transfer-encoding");
         }
@@ -305,7 +331,13 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
         headers
             .get(header::UPGRADE)
             .and_then(|v| v.to_str().ok())
-            .map(|s| s.split(',').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|s| {
+                s.split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .filter(|s| !s.is_empty())
     } else {
         None
@@ -317,7 +349,17 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
 
-    Ok(ReqHead { method, uri, version, headers, body, force_close, client_keep_alive, upgrade, expect_continue })
+    Ok(ReqHead {
+        method,
+        uri,
+        version,
+        headers,
+        body,
+        force_close,
+        client_keep_alive,
+        upgrade,
+        expect_continue,
+    })
 }
 
 #[cfg(test)]
@@ -394,7 +436,8 @@ mod tests {
 
     #[test]
     fn te_and_cl() {
-        let h = p(b"POST / HTTP/1.1\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        let h = p(b"POST / HTTP/1.1\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
         assert_eq!(h.body, BodyKind::Chunked);
         assert!(h.force_close);
         assert!(!h.headers.contains_key("content-length"));
@@ -405,7 +448,10 @@ mod tests {
 
     #[test]
     fn partial_and_preface() {
-        assert!(matches!(parse(b"GET / HTTP/1.1\r\nHost", false), Parsed::Partial));
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHost", false),
+            Parsed::Partial
+        ));
         assert!(matches!(parse(b"PRI * HTTP/2", true), Parsed::Partial));
         assert!(matches!(parse(H2_PREFACE, true), Parsed::H2Preface));
         let h = p(b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\nSec-WebSocket-Key: x\r\n\r\n").unwrap();

@@ -48,14 +48,22 @@ pub fn parse_sample(text: &str) -> Option<Sample> {
     let mut calls = parts.into_iter().map(|p| split_call(p.trim()));
     let (fetch, args) = calls.next()??;
     let converters = calls.collect::<Option<Vec<_>>>()?;
-    Some(Sample { fetch, args, converters })
+    Some(Sample {
+        fetch,
+        args,
+        converters,
+    })
 }
 
 fn split_call(p: &str) -> Option<(String, Vec<String>)> {
     match p.find('(') {
         Some(i) if p.ends_with(')') => {
             let inner = &p[i + 1..p.len() - 1];
-            let args = if inner.is_empty() { Vec::new() } else { inner.split(',').map(|s| s.trim().to_string()).collect() };
+            let args = if inner.is_empty() {
+                Vec::new()
+            } else {
+                inner.split(',').map(|s| s.trim().to_string()).collect()
+            };
             Some((p[..i].to_string(), args))
         }
         Some(_) => None,
@@ -108,12 +116,18 @@ pub fn compile(fmt: &str) -> Result<Vec<Piece>, String> {
                     _ => {}
                 }
             }
-            let Some(end) = end else { return Err(format!("missing ']' in log-format '{fmt}'")) };
-            let s = parse_sample(&inner[..end]).ok_or_else(|| format!("invalid sample expression '{}'", &inner[..end]))?;
+            let Some(end) = end else {
+                return Err(format!("missing ']' in log-format '{fmt}'"));
+            };
+            let s = parse_sample(&inner[..end])
+                .ok_or_else(|| format!("invalid sample expression '{}'", &inner[..end]))?;
             out.push(Piece::Sample(s));
             consumed = 1 + end + 1;
         } else {
-            let name_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric()).count();
+            let name_len = rest
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric())
+                .count();
             if name_len == 0 {
                 lit.push('%');
                 consumed = 0;
@@ -165,7 +179,11 @@ pub fn render(fmt: &str, view: &ReqView<'_>) -> String {
 }
 
 fn alias(name: &str, view: &ReqView<'_>) -> String {
-    let fe_name = view.ctx.frontend_ir().map(|f| f.name.clone()).unwrap_or_default();
+    let fe_name = view
+        .ctx
+        .frontend_ir()
+        .map(|f| f.name.clone())
+        .unwrap_or_default();
     match name {
         "ci" => view.info.peer.ip().to_string(),
         "cp" => view.info.peer.port().to_string(),
@@ -208,7 +226,9 @@ fn alias(name: &str, view: &ReqView<'_>) -> String {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_default()
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -219,7 +239,9 @@ mod tests {
     fn compiles() {
         let p = compile("a %[req.hdr(host),lower] %ci:%cp 100%% %{+Q}[src]").unwrap();
         assert_eq!(p[0], Piece::Lit("a ".into()));
-        assert!(matches!(&p[1], Piece::Sample(s) if s.fetch == "req.hdr" && s.args == ["host"] && s.converters.len() == 1));
+        assert!(
+            matches!(&p[1], Piece::Sample(s) if s.fetch == "req.hdr" && s.args == ["host"] && s.converters.len() == 1)
+        );
         assert_eq!(p[2], Piece::Lit(" ".into()));
         assert_eq!(p[3], Piece::Alias("ci".into()));
         assert_eq!(p[4], Piece::Lit(":".into()));

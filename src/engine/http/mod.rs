@@ -64,15 +64,29 @@ pub fn unsupported_in(cfg: &crate::config::ir::Config) -> Vec<String> {
     let rules = cfg
         .frontends
         .iter()
-        .flat_map(|f| f.http_request.iter().chain(&f.http_response).chain(&f.redirects))
-        .chain(cfg.backends.iter().flat_map(|b| b.http_request.iter().chain(&b.http_response)));
+        .flat_map(|f| {
+            f.http_request
+                .iter()
+                .chain(&f.http_response)
+                .chain(&f.redirects)
+        })
+        .chain(
+            cfg.backends
+                .iter()
+                .flat_map(|b| b.http_request.iter().chain(&b.http_response)),
+        );
     for r in rules {
         let fmt = match &r.action {
-            HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => Some(&value.0),
+            HttpAction::SetHeader { value, .. } | HttpAction::AddHeader { value, .. } => {
+                Some(&value.0)
+            }
             HttpAction::SetPath { value } => Some(&value.0),
             HttpAction::Redirect(rd) => Some(&rd.target.0),
             HttpAction::ReplacePath { .. } => {
-                out.push(format!("{}: 'replace-path' needs regular expressions, which are not supported", r.origin));
+                out.push(format!(
+                    "{}: 'replace-path' needs regular expressions, which are not supported",
+                    r.origin
+                ));
                 None
             }
             _ => None,

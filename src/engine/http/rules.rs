@@ -21,12 +21,18 @@ pub enum Verdict {
 
 /// The reason phrase HAProxy uses for a status it generates.
 pub fn reason(status: u16) -> &'static str {
-    StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Unknown")
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Unknown")
 }
 
 /// Sets or adds a header, ignoring values that are not valid header text.
 fn put_header(map: &mut hyper::http::HeaderMap, name: &str, value: &str, replace: bool) {
-    let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) else {
+    let (Ok(n), Ok(v)) = (
+        HeaderName::from_bytes(name.as_bytes()),
+        HeaderValue::from_str(value),
+    ) else {
         tracing::warn!("skipping invalid header '{name}: {value}'");
         return;
     };
@@ -61,10 +67,23 @@ pub fn apply_request_rules(
         match &rule.action {
             HttpAction::Allow => return Verdict::Continue,
             HttpAction::Deny { status } => {
-                return Verdict::Reply(error_bytes(*status, Origin::Stream, env.be_errorfiles, env.fe_errorfiles))
+                return Verdict::Reply(error_bytes(
+                    *status,
+                    Origin::Stream,
+                    env.be_errorfiles,
+                    env.fe_errorfiles,
+                ))
             }
-            HttpAction::Return { status, content_type, body } => {
-                return Verdict::Reply(return_bytes(*status, content_type.as_deref(), body.as_deref()))
+            HttpAction::Return {
+                status,
+                content_type,
+                body,
+            } => {
+                return Verdict::Reply(return_bytes(
+                    *status,
+                    content_type.as_deref(),
+                    body.as_deref(),
+                ))
             }
             HttpAction::Redirect(r) => return Verdict::Reply(redirect_bytes(r, &view)),
             HttpAction::Auth { realm } => {
@@ -112,7 +131,13 @@ pub struct ReqViewOwned {
 
 impl ReqViewOwned {
     pub fn view<'a>(&'a self, parts: &'a request::Parts) -> ReqView<'a> {
-        ReqView { parts, info: &self.info, ctx: &self.ctx, backend: self.backend, server: self.server }
+        ReqView {
+            parts,
+            info: &self.info,
+            ctx: &self.ctx,
+            backend: self.backend,
+            server: self.server,
+        }
     }
 }
 
@@ -139,7 +164,11 @@ fn set_path(parts: &mut request::Parts, path: &str) {
 /// `http-request return`: status line, `content-length`, optional `content-type`, body.
 pub fn return_bytes(status: u16, content_type: Option<&str>, body: Option<&str>) -> Bytes {
     let body = body.unwrap_or("");
-    let mut out = format!("HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n", reason(status), body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n",
+        reason(status),
+        body.len()
+    );
     if let Some(ct) = content_type {
         out.push_str(&format!("content-type: {ct}\r\n"));
     }
@@ -152,9 +181,15 @@ pub fn return_bytes(status: u16, content_type: Option<&str>, body: Option<&str>)
 /// present, replaces the message and gets the header appended to its head).
 fn auth_bytes(realm: &str, env: &RuleEnv<'_>) -> Bytes {
     let base = error_bytes(401, Origin::Stream, env.be_errorfiles, env.fe_errorfiles);
-    let Some(end) = super::errors::find_head_end(&base) else { return base };
+    let Some(end) = super::errors::find_head_end(&base) else {
+        return base;
+    };
     // Insert before the blank line.
-    let blank = if base[..end].ends_with(b"\r\n\r\n") { end - 2 } else { end - 1 };
+    let blank = if base[..end].ends_with(b"\r\n\r\n") {
+        end - 2
+    } else {
+        end - 1
+    };
     let mut out = Vec::with_capacity(base.len() + 64);
     out.extend_from_slice(&base[..blank]);
     out.extend_from_slice(format!("www-authenticate: Basic realm=\"{realm}\"\r\n").as_bytes());
@@ -185,11 +220,20 @@ pub fn redirect_bytes(r: &Redirect, view: &ReqView<'_>) -> Bytes {
             }
         }
         RedirectKind::Scheme => {
-            let host = view.parts.headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+            let host = view
+                .parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("");
             format!("{target}://{host}{path_q}")
         }
     };
-    let mut out = format!("HTTP/1.1 {} {}\r\ncontent-length: 0\r\nlocation: {location}\r\n", r.code, reason(r.code));
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-length: 0\r\nlocation: {location}\r\n",
+        r.code,
+        reason(r.code)
+    );
     if matches!(r.code, 302 | 303 | 307) {
         out.push_str("cache-control: no-cache\r\n");
     }
@@ -197,7 +241,11 @@ pub fn redirect_bytes(r: &Redirect, view: &ReqView<'_>) -> Bytes {
         out.push_str(&format!("set-cookie: {c}; path=/;\r\n"));
     }
     if let Some(c) = &r.clear_cookie {
-        let c = if c.ends_with('=') { c.clone() } else { format!("{c}=") };
+        let c = if c.ends_with('=') {
+            c.clone()
+        } else {
+            format!("{c}=")
+        };
         out.push_str(&format!("set-cookie: {c}; path=/; Max-Age=0;\r\n"));
     }
     out.push_str("\r\n");
@@ -222,10 +270,19 @@ pub fn apply_response_rules(
         match &rule.action {
             HttpAction::Allow => return None,
             HttpAction::Deny { status } => {
-                return Some(error_bytes(*status, Origin::Stream, env.be_errorfiles, env.fe_errorfiles))
+                return Some(error_bytes(
+                    *status,
+                    Origin::Stream,
+                    env.be_errorfiles,
+                    env.fe_errorfiles,
+                ))
             }
-            HttpAction::SetHeader { name, value } => put_header(&mut resp.headers, name, &render(&value.0, view), true),
-            HttpAction::AddHeader { name, value } => put_header(&mut resp.headers, name, &render(&value.0, view), false),
+            HttpAction::SetHeader { name, value } => {
+                put_header(&mut resp.headers, name, &render(&value.0, view), true)
+            }
+            HttpAction::AddHeader { name, value } => {
+                put_header(&mut resp.headers, name, &render(&value.0, view), false)
+            }
             HttpAction::DelHeader { name } => {
                 if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
                     resp.headers.remove(n);
@@ -241,7 +298,11 @@ pub fn apply_response_rules(
                     }
                 }
             }
-            other => tracing::warn!("{}: {:?} is not a response action; skipped", rule.origin, other),
+            other => tracing::warn!(
+                "{}: {:?} is not a response action; skipped",
+                rule.origin,
+                other
+            ),
         }
     }
     None

@@ -30,7 +30,13 @@ impl Value {
         match self {
             Value::Str(s) => s.clone(),
             Value::Int(i) => i.to_string(),
-            Value::Bool(b) => if *b { "1".into() } else { "0".into() },
+            Value::Bool(b) => {
+                if *b {
+                    "1".into()
+                } else {
+                    "0".into()
+                }
+            }
             Value::Ip(ip) => ip.to_string(),
         }
     }
@@ -73,9 +79,17 @@ fn comma_values(headers: &HeaderMap, name: Option<&str>) -> Vec<String> {
 /// Applies an occurrence argument (`hdr(name,occ)`): positive from the first, negative from
 /// the last, 0 or absent means all.
 fn occurrence(values: Vec<String>, occ: Option<&String>) -> Vec<String> {
-    let Some(n) = occ.and_then(|o| o.trim().parse::<i64>().ok()) else { return values };
+    let Some(n) = occ.and_then(|o| o.trim().parse::<i64>().ok()) else {
+        return values;
+    };
     let len = values.len() as i64;
-    let idx = if n > 0 { n - 1 } else if n < 0 { len + n } else { return values };
+    let idx = if n > 0 {
+        n - 1
+    } else if n < 0 {
+        len + n
+    } else {
+        return values;
+    };
     if idx < 0 || idx >= len {
         return Vec::new();
     }
@@ -99,7 +113,9 @@ fn base(parts: &Parts) -> Option<String> {
 
 /// All values of URL parameter `name` in the query string (delimiter `&` or a custom one).
 fn url_params(parts: &Parts, name: Option<&String>, delim: Option<&String>) -> Vec<String> {
-    let Some(q) = parts.uri.query() else { return Vec::new() };
+    let Some(q) = parts.uri.query() else {
+        return Vec::new();
+    };
     let d = delim.and_then(|d| d.chars().next()).unwrap_or('&');
     q.split(d)
         .filter_map(|kv| {
@@ -173,7 +189,12 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 /// on success. `password` (crypt) entries never match: only `insecure-password` is supported.
 pub fn authenticate(view: &ReqView<'_>, userlist: &str) -> Option<Vec<String>> {
     let (user, pass) = basic_credentials(&view.parts.headers)?;
-    let ul = view.ctx.config().userlists.iter().find(|u| u.name == userlist)?;
+    let ul = view
+        .ctx
+        .config()
+        .userlists
+        .iter()
+        .find(|u| u.name == userlist)?;
     let u = ul.users.iter().find(|u| u.name == user)?;
     match &u.password {
         Password::Insecure(p) if *p == pass => Some(u.groups.clone()),
@@ -236,14 +257,21 @@ fn fetch_raw(view: &ReqView<'_>, name: &str, args: &[String]) -> Result<Vec<Valu
         "path" => vec![Value::Str(path(parts))],
         "url" => vec![Value::Str(url(parts))],
         "base" => base(parts).map(Value::Str).into_iter().collect(),
-        "query" => parts.uri.query().map(|q| Value::Str(q.to_string())).into_iter().collect(),
+        "query" => parts
+            .uri
+            .query()
+            .map(|q| Value::Str(q.to_string()))
+            .into_iter()
+            .collect(),
         "method" => vec![Value::Str(parts.method.as_str().to_string())],
         "src" => vec![Value::Ip(view.info.peer.ip())],
         "src_port" => vec![Value::Int(i64::from(view.info.peer.port()))],
         "dst" => vec![Value::Ip(view.info.local.ip())],
         "dst_port" => vec![Value::Int(i64::from(view.info.local.port()))],
         "ssl_fc" => vec![Value::Bool(view.info.tls)],
-        "ssl_fc_sni" | "req.ssl_sni" | "req_ssl_sni" => view.info.sni.clone().map(Value::Str).into_iter().collect(),
+        "ssl_fc_sni" | "req.ssl_sni" | "req_ssl_sni" => {
+            view.info.sni.clone().map(Value::Str).into_iter().collect()
+        }
         "always_true" => vec![Value::Bool(true)],
         "always_false" => vec![Value::Bool(false)],
         "url_param" | "urlp" => strs(url_params(parts, args.first(), args.get(1))),
@@ -266,11 +294,16 @@ fn fetch_raw(view: &ReqView<'_>, name: &str, args: &[String]) -> Result<Vec<Valu
             vec![Value::Int(n as i64)]
         }
         "http_auth" => {
-            let ok = args.first().is_some_and(|ul| authenticate(view, ul).is_some());
+            let ok = args
+                .first()
+                .is_some_and(|ul| authenticate(view, ul).is_some());
             vec![Value::Bool(ok)]
         }
         "http_auth_group" => {
-            let groups = args.first().and_then(|ul| authenticate(view, ul)).unwrap_or_default();
+            let groups = args
+                .first()
+                .and_then(|ul| authenticate(view, ul))
+                .unwrap_or_default();
             strs(groups)
         }
         other => return Err(format!("fetch '{other}' is not supported")),
@@ -283,10 +316,19 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(base64_decode("dXNlcjpwYXNz").as_deref(), Some(&b"user:pass"[..]));
+        assert_eq!(
+            base64_decode("dXNlcjpwYXNz").as_deref(),
+            Some(&b"user:pass"[..])
+        );
         assert_eq!(base_name("hdr_beg"), ("hdr", Kind::Value));
         assert_eq!(base_name("req.hdr_cnt"), ("req.hdr", Kind::Count));
-        assert_eq!(occurrence(vec!["a".into(), "b".into()], Some(&"-1".to_string())), vec!["b".to_string()]);
-        assert_eq!(occurrence(vec!["a".into(), "b".into()], Some(&"1".to_string())), vec!["a".to_string()]);
+        assert_eq!(
+            occurrence(vec!["a".into(), "b".into()], Some(&"-1".to_string())),
+            vec!["b".to_string()]
+        );
+        assert_eq!(
+            occurrence(vec!["a".into(), "b".into()], Some(&"1".to_string())),
+            vec!["a".to_string()]
+        );
     }
 }

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::Body as _;
 use hyper::http::{header, request, HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
@@ -24,8 +23,12 @@ use crate::engine::state::pick_server;
 use super::acl::cond_ok;
 use super::body::{Activity, ReqBody};
 use super::errors::{error_bytes, Origin};
-use super::rules::{apply_request_rules, apply_response_rules, redirect_bytes, ReqViewOwned, RuleEnv, Verdict};
-use super::upstream::{self, acquire_slot, connect, pool_take, Reuse, ReturnTo, ServerBody, ServerConn};
+use super::rules::{
+    apply_request_rules, apply_response_rules, redirect_bytes, ReqViewOwned, RuleEnv, Verdict,
+};
+use super::upstream::{
+    self, acquire_slot, connect, pool_take, ReturnTo, Reuse, ServerBody, ServerConn,
+};
 use super::ws;
 
 /// Per client connection state shared by its transactions.
@@ -39,7 +42,12 @@ pub struct Session {
 
 impl Session {
     pub fn new(ctx: ConnCtx, info: ConnInfo) -> Arc<Session> {
-        Arc::new(Session { ctx, info, requests: AtomicU64::new(0), private: Arc::new(Mutex::new(None)) })
+        Arc::new(Session {
+            ctx,
+            info,
+            requests: AtomicU64::new(0),
+            private: Arc::new(Mutex::new(None)),
+        })
     }
 }
 
@@ -99,19 +107,37 @@ fn same_listen(fe: &Frontend, be: &Backend) -> bool {
 }
 
 fn local(reply: Bytes, mode: HttpConnMode, backend: Option<usize>) -> Outcome {
-    Outcome { reply: Reply::Local(reply), mode, backend }
+    Outcome {
+        reply: Reply::Local(reply),
+        mode,
+        backend,
+    }
 }
 
 /// Runs one transaction to the point where a response head (or a local reply) is known.
 pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
     let ctx = &sess.ctx;
     let Some(fe) = ctx.frontend_ir() else {
-        return local(error_bytes(500, Origin::Stream, &[], &[]), HttpConnMode::Close, None);
+        return local(
+            error_bytes(500, Origin::Stream, &[], &[]),
+            HttpConnMode::Close,
+            None,
+        );
     };
     let first = sess.requests.fetch_add(1, Ordering::Relaxed) == 0;
     let (mut parts, body) = t.req.into_parts();
-    let mut owned = ReqViewOwned { info: sess.info.clone(), ctx: ctx.clone(), backend: None, server: None };
-    let fe_env = RuleEnv { acls: &fe.acls, proxy_name: &fe.name, fe_errorfiles: &fe.errorfiles, be_errorfiles: &[] };
+    let mut owned = ReqViewOwned {
+        info: sess.info.clone(),
+        ctx: ctx.clone(),
+        backend: None,
+        server: None,
+    };
+    let fe_env = RuleEnv {
+        acls: &fe.acls,
+        proxy_name: &fe.name,
+        fe_errorfiles: &fe.errorfiles,
+        be_errorfiles: &[],
+    };
     let mut mode = fe.http_conn_mode;
 
     // 1. Frontend http-request rules, then `redirect` rules.
@@ -139,14 +165,25 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
             .or(fe.default_backend)
     };
     let Some((be, bs)) = be_idx.and_then(|i| ctx.backend(i)) else {
-        return local(error_bytes(503, Origin::Stream, &[], &fe.errorfiles), mode, None);
+        return local(
+            error_bytes(503, Origin::Stream, &[], &fe.errorfiles),
+            mode,
+            None,
+        );
     };
     let be_idx = be_idx.unwrap_or(0);
     owned.backend = Some(be_idx);
     mode = merge_mode(mode, be.http_conn_mode);
-    let be_env = RuleEnv { acls: &be.acls, proxy_name: &be.name, fe_errorfiles: &fe.errorfiles, be_errorfiles: &be.errorfiles };
+    let be_env = RuleEnv {
+        acls: &be.acls,
+        proxy_name: &be.name,
+        fe_errorfiles: &fe.errorfiles,
+        be_errorfiles: &be.errorfiles,
+    };
     if !same_listen(fe, be) {
-        if let Verdict::Reply(r) = apply_request_rules(&be.http_request, &be_env, &mut parts, &owned) {
+        if let Verdict::Reply(r) =
+            apply_request_rules(&be.http_request, &be_env, &mut parts, &owned)
+        {
             return local(r, mode, Some(be_idx));
         }
     }
@@ -161,7 +198,10 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
     let upgrading = t.upgrade.is_some() || parts.method == Method::CONNECT;
     prepare_server_head(&mut parts, upgrading, mode);
     let ws_key = if t.upgrade.as_deref() == Some("websocket") {
-        parts.headers.get(header::SEC_WEBSOCKET_KEY).map(|v| v.as_bytes().to_vec())
+        parts
+            .headers
+            .get(header::SEC_WEBSOCKET_KEY)
+            .map(|v| v.as_bytes().to_vec())
     } else {
         None
     };
@@ -170,7 +210,11 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
     bs.total_conns.fetch_add(1, Ordering::Relaxed);
     let has_resp_rules = !be.http_response.is_empty() || !fe.http_response.is_empty();
     let replayable = body.is_end_stream();
-    let saved = if has_resp_rules || replayable { Some(clone_parts(&parts)) } else { None };
+    let saved = if has_resp_rules || replayable {
+        Some(clone_parts(&parts))
+    } else {
+        None
+    };
     let mut req = Some(Request::from_parts(parts, body));
     let connect_to = ms(be.timeouts.connect);
     let server_to = ms(be.timeouts.server);
@@ -190,110 +234,135 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
     };
     let mut failures: u32 = 0;
     let mut replays = 0;
-    let (resp, conn, permit) = loop {
-        let (Some(srv), Some(srv_state)) = (be.servers.get(srv_idx), bs.servers.get(srv_idx)) else {
-            return local(err(503), mode, Some(be_idx));
-        };
-        let Some(addr) = srv.resolved else {
-            return local(err(503), mode, Some(be_idx));
-        };
-        let permit = match acquire_slot(srv_state, srv.maxconn, ms(be.timeouts.queue).or(connect_to)).await {
-            Ok(p) => p,
-            Err(_) => return local(err(503), mode, Some(be_idx)),
-        };
-        // A connection: the private one, a pooled one allowed by `http-reuse`, or a new one.
-        let mut reused = true;
-        // A PROXY protocol header describes one client: such connections stay private.
-        let private = be.http_reuse == HttpReuse::Never || srv.send_proxy.is_some();
-        let mut conn = if private {
-            sess.private.lock().ok().and_then(|mut p| p.take()).filter(|c| c.addr == addr && !c.sender.is_closed())
-        } else {
-            pool_take(addr, policy)
-        };
-        if conn.is_none() {
-            reused = false;
-            match connect(addr, connect_to, srv.send_proxy.map(|v| (v, &sess.info)), srv_state).await {
-                Ok(c) => conn = Some(c),
-                Err(e) => {
-                    tracing::debug!("connect to {addr} failed: {e}");
-                    srv_state.failed_conns.fetch_add(1, Ordering::Relaxed);
-                    failures += 1;
-                    if failures > be.retries {
-                        return local(err(503), mode, Some(be_idx));
-                    }
-                    drop(permit);
-                    // HAProxy's turn-around timer: min(timeout connect, 1s) between attempts.
-                    let pause = connect_to.map_or(Duration::from_secs(1), |c| c.min(Duration::from_secs(1)));
-                    tokio::time::sleep(pause).await;
-                    if be.redispatch && failures == be.retries {
-                        if let Some(other) = pick_server(be, bs, Some(srv_idx)) {
-                            srv_idx = other;
+    let (resp, conn, permit) =
+        loop {
+            let (Some(srv), Some(srv_state)) = (be.servers.get(srv_idx), bs.servers.get(srv_idx))
+            else {
+                return local(err(503), mode, Some(be_idx));
+            };
+            let Some(addr) = srv.resolved else {
+                return local(err(503), mode, Some(be_idx));
+            };
+            let permit =
+                match acquire_slot(srv_state, srv.maxconn, ms(be.timeouts.queue).or(connect_to))
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(_) => return local(err(503), mode, Some(be_idx)),
+                };
+            // A connection: the private one, a pooled one allowed by `http-reuse`, or a new one.
+            let mut reused = true;
+            // A PROXY protocol header describes one client: such connections stay private.
+            let private = be.http_reuse == HttpReuse::Never || srv.send_proxy.is_some();
+            let mut conn = if private {
+                sess.private
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.take())
+                    .filter(|c| c.addr == addr && !c.sender.is_closed())
+            } else {
+                pool_take(addr, policy)
+            };
+            if conn.is_none() {
+                reused = false;
+                match connect(
+                    addr,
+                    connect_to,
+                    srv.send_proxy.map(|v| (v, &sess.info)),
+                    srv_state,
+                )
+                .await
+                {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => {
+                        tracing::debug!("connect to {addr} failed: {e}");
+                        srv_state.failed_conns.fetch_add(1, Ordering::Relaxed);
+                        failures += 1;
+                        if failures > be.retries {
+                            return local(err(503), mode, Some(be_idx));
                         }
-                    }
-                    continue;
-                }
-            }
-        }
-        let Some(mut c) = conn else { continue };
-        owned.server = Some(srv_idx);
-        // A pooled connection must be idle right away; a fresh one is ready at once.
-        let ready = match connect_to {
-            Some(d) => matches!(tokio::time::timeout(d, c.sender.ready()).await, Ok(Ok(()))),
-            None => c.sender.ready().await.is_ok(),
-        };
-        if !ready {
-            // A pooled connection died while idle: try again on a fresh one.
-            policy = Reuse::Fresh;
-            continue;
-        }
-        c.uses += 1;
-        let Some(r) = req.take() else { return local(err(500), mode, Some(be_idx)) };
-        t.activity.touch();
-        let send = c.sender.try_send_request(r);
-        let result = match server_to {
-            Some(d) => tokio::select! {
-                r = send => Some(r),
-                _ = t.activity.idle_for(d) => None,
-            },
-            None => Some(send.await),
-        };
-        match result {
-            None => return local(err(504), mode, Some(be_idx)),
-            Some(Ok(resp)) => break (resp, c, permit),
-            Some(Err(mut e)) => {
-                if let Some(m) = e.take_message() {
-                    req = Some(m);
-                    policy = Reuse::Fresh;
-                    continue;
-                }
-                // The server closed a reused connection before answering: replay once on
-                // a new connection when the request had no body (HAProxy retries such
-                // requests too), else 502.
-                if reused && replays == 0 {
-                    if let (true, Some(p)) = (replayable, saved.as_ref()) {
-                        replays += 1;
-                        req = Some(Request::from_parts(clone_parts(p), super::body::empty()));
-                        policy = Reuse::Fresh;
+                        drop(permit);
+                        // HAProxy's turn-around timer: min(timeout connect, 1s) between attempts.
+                        let pause = connect_to
+                            .map_or(Duration::from_secs(1), |c| c.min(Duration::from_secs(1)));
+                        tokio::time::sleep(pause).await;
+                        if be.redispatch && failures == be.retries {
+                            if let Some(other) = pick_server(be, bs, Some(srv_idx)) {
+                                srv_idx = other;
+                            }
+                        }
                         continue;
                     }
                 }
-                tracing::debug!("server error: {}", e.error());
-                return local(err(502), mode, Some(be_idx));
             }
-        }
-    };
+            let Some(mut c) = conn else { continue };
+            owned.server = Some(srv_idx);
+            // A pooled connection must be idle right away; a fresh one is ready at once.
+            let ready = match connect_to {
+                Some(d) => matches!(tokio::time::timeout(d, c.sender.ready()).await, Ok(Ok(()))),
+                None => c.sender.ready().await.is_ok(),
+            };
+            if !ready {
+                // A pooled connection died while idle: try again on a fresh one.
+                policy = Reuse::Fresh;
+                continue;
+            }
+            c.uses += 1;
+            let Some(r) = req.take() else {
+                return local(err(500), mode, Some(be_idx));
+            };
+            t.activity.touch();
+            let send = c.sender.try_send_request(r);
+            let result = match server_to {
+                Some(d) => tokio::select! {
+                    r = send => Some(r),
+                    _ = t.activity.idle_for(d) => None,
+                },
+                None => Some(send.await),
+            };
+            match result {
+                None => return local(err(504), mode, Some(be_idx)),
+                Some(Ok(resp)) => break (resp, c, permit),
+                Some(Err(mut e)) => {
+                    if let Some(m) = e.take_message() {
+                        req = Some(m);
+                        policy = Reuse::Fresh;
+                        continue;
+                    }
+                    // The server closed a reused connection before answering: replay once on
+                    // a new connection when the request had no body (HAProxy retries such
+                    // requests too), else 502.
+                    if reused && replays == 0 {
+                        if let (true, Some(p)) = (replayable, saved.as_ref()) {
+                            replays += 1;
+                            req = Some(Request::from_parts(clone_parts(p), super::body::empty()));
+                            policy = Reuse::Fresh;
+                            continue;
+                        }
+                    }
+                    tracing::debug!("server error: {}", e.error());
+                    return local(err(502), mode, Some(be_idx));
+                }
+            }
+        };
 
     // 6. The response.
     let mut resp = resp;
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS
-        || (resp.status().is_success() && resp.status() != StatusCode::NO_CONTENT && upgrading && t.upgrade.is_none());
+        || (resp.status().is_success()
+            && resp.status() != StatusCode::NO_CONTENT
+            && upgrading
+            && t.upgrade.is_none());
     if switching {
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS && t.upgrade.is_none() {
             return local(err(502), mode, Some(be_idx));
         }
         if let Some(key) = &ws_key {
             let expected = ws::accept_for(key);
-            let got = resp.headers().get(header::SEC_WEBSOCKET_ACCEPT).map(|v| v.as_bytes().to_vec());
+            let got = resp
+                .headers()
+                .get(header::SEC_WEBSOCKET_ACCEPT)
+                .map(|v| v.as_bytes().to_vec());
             if got.as_deref() != Some(expected.as_bytes()) {
                 return local(err(502), mode, Some(be_idx));
             }
@@ -304,7 +373,12 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
         let head = Response::from_parts(rparts, ());
         let timeouts = TunnelTimeouts::from_ir(&fe.timeouts, &be.timeouts);
         return Outcome {
-            reply: Reply::Upgrade(Box::new(UpgradeReply { head, server, timeouts, permit })),
+            reply: Reply::Upgrade(Box::new(UpgradeReply {
+                head,
+                server,
+                timeouts,
+                permit,
+            })),
             mode,
             backend: Some(be_idx),
         };
@@ -312,41 +386,76 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
     let (mut rparts, rbody) = resp.into_parts();
     if let Some(p) = saved.as_ref().filter(|_| has_resp_rules) {
         let view = owned.view(p);
-        let rules_be = if same_listen(fe, be) { &[][..] } else { &be.http_response[..] };
+        let rules_be = if same_listen(fe, be) {
+            &[][..]
+        } else {
+            &be.http_response[..]
+        };
         if let Some(r) = apply_response_rules(rules_be, &be_env, &mut rparts, &view) {
             return local(r, mode, Some(be_idx));
         }
-        if let Some(r) = apply_response_rules(&fe.http_response, &be_env_for_fe(fe, be), &mut rparts, &view) {
+        if let Some(r) = apply_response_rules(
+            &fe.http_response,
+            &be_env_for_fe(fe, be),
+            &mut rparts,
+            &view,
+        ) {
             return local(r, mode, Some(be_idx));
         }
     }
-    let private = be.http_reuse == HttpReuse::Never || be.servers.get(srv_idx).is_some_and(|s| s.send_proxy.is_some());
+    let private = be.http_reuse == HttpReuse::Never
+        || be
+            .servers
+            .get(srv_idx)
+            .is_some_and(|s| s.send_proxy.is_some());
     let body = ServerBody::new(rbody, Some(conn), ret_to(mode, private), permit, server_to);
-    Outcome { reply: Reply::Proxied(Response::from_parts(rparts, body)), mode, backend: Some(be_idx) }
+    Outcome {
+        reply: Reply::Proxied(Response::from_parts(rparts, body)),
+        mode,
+        backend: Some(be_idx),
+    }
 }
 
 fn be_env_for_fe<'a>(fe: &'a Frontend, be: &'a Backend) -> RuleEnv<'a> {
-    RuleEnv { acls: &fe.acls, proxy_name: &fe.name, fe_errorfiles: &fe.errorfiles, be_errorfiles: &be.errorfiles }
+    RuleEnv {
+        acls: &fe.acls,
+        proxy_name: &fe.name,
+        fe_errorfiles: &fe.errorfiles,
+        be_errorfiles: &be.errorfiles,
+    }
 }
 
 /// A copy of a request head (extensions are not copied).
 pub fn clone_parts(p: &request::Parts) -> request::Parts {
-    let mut b = Request::builder().method(p.method.clone()).uri(p.uri.clone()).version(p.version);
+    let mut b = Request::builder()
+        .method(p.method.clone())
+        .uri(p.uri.clone())
+        .version(p.version);
     if let Some(h) = b.headers_mut() {
         *h = p.headers.clone();
     }
-    let (parts, ()) = b.body(()).map(|r| r.into_parts()).unwrap_or_else(|_| Request::new(()).into_parts());
+    let (parts, ()) = b
+        .body(())
+        .map(|r| r.into_parts())
+        .unwrap_or_else(|_| Request::new(()).into_parts());
     parts
 }
 
 /// `option forwardfor [except <net>] [header <name>] [if-none]`.
-fn add_forwarded_for(parts: &mut request::Parts, ff: &ForwardFor, fe_ff: Option<&ForwardFor>, ip: IpAddr) {
+fn add_forwarded_for(
+    parts: &mut request::Parts,
+    ff: &ForwardFor,
+    fe_ff: Option<&ForwardFor>,
+    ip: IpAddr,
+) {
     let ip = ip.to_canonical();
     let excluded = |f: &ForwardFor| f.except.is_some_and(|(net, len)| in_net(ip, net, len));
     if excluded(ff) || fe_ff.is_some_and(excluded) {
         return;
     }
-    let Ok(name) = header::HeaderName::from_bytes(ff.header.as_bytes()) else { return };
+    let Ok(name) = header::HeaderName::from_bytes(ff.header.as_bytes()) else {
+        return;
+    };
     if ff.if_none && parts.headers.contains_key(&name) {
         return;
     }
@@ -364,7 +473,11 @@ fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
             let len = u32::from(len.min(128));
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             (u128::from(a) & mask) == (u128::from(n) & mask)
         }
         _ => false,
@@ -389,14 +502,17 @@ fn prepare_server_head(parts: &mut request::Parts, upgrading: bool, mode: HttpCo
     match mode {
         HttpConnMode::KeepAlive => {
             if parts.version == Version::HTTP_10 {
-                parts.headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+                parts
+                    .headers
+                    .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
             }
         }
         _ => {
-            parts.headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            parts
+                .headers
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
     }
 }
-
 
 pub use upstream::pool_idle;

@@ -9,6 +9,7 @@
 //! default (5 s); at most [`POOL_MAX_PER_SERVER`] are kept per server.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -62,7 +63,8 @@ struct Idle {
 }
 
 fn pool() -> &'static Mutex<HashMap<SocketAddr, Vec<Idle>>> {
-    static POOL: std::sync::OnceLock<Mutex<HashMap<SocketAddr, Vec<Idle>>>> = std::sync::OnceLock::new();
+    static POOL: std::sync::OnceLock<Mutex<HashMap<SocketAddr, Vec<Idle>>>> =
+        std::sync::OnceLock::new();
     POOL.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
@@ -75,7 +77,9 @@ pub fn pool_take(addr: SocketAddr, reuse: Reuse) -> Option<ServerConn> {
     let list = map.get_mut(&addr)?;
     let now = Instant::now();
     list.retain(|i| !i.conn.sender.is_closed() && now.duration_since(i.since) < POOL_PURGE);
-    let pos = list.iter().rposition(|i| reuse == Reuse::Any || i.conn.uses >= 2)?;
+    let pos = list
+        .iter()
+        .rposition(|i| reuse == Reuse::Any || i.conn.uses >= 2)?;
     Some(list.remove(pos).conn)
 }
 
@@ -97,7 +101,11 @@ pub fn pool_put(conn: ServerConn) {
 pub fn pool_idle(addr: SocketAddr) -> usize {
     pool()
         .lock()
-        .map(|m| m.get(&addr).map_or(0, |l| l.iter().filter(|i| !i.conn.sender.is_closed()).count()))
+        .map(|m| {
+            m.get(&addr).map_or(0, |l| {
+                l.iter().filter(|i| !i.conn.sender.is_closed()).count()
+            })
+        })
         .unwrap_or(0)
 }
 
@@ -123,7 +131,11 @@ pub async fn connect(
             tracing::debug!("server connection to {addr} ended: {e}");
         }
     });
-    Ok(ServerConn { sender, addr, uses: 0 })
+    Ok(ServerConn {
+        sender,
+        addr,
+        uses: 0,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -147,9 +159,13 @@ pub async fn acquire_slot(
     maxconn: Option<u32>,
     wait: Option<Duration>,
 ) -> Result<Option<OwnedSemaphorePermit>, QueueTimeout> {
-    let Some(max) = maxconn.filter(|&m| m > 0) else { return Ok(None) };
+    let Some(max) = maxconn.filter(|&m| m > 0) else {
+        return Ok(None);
+    };
     let sem = {
-        let Ok(mut map) = slots().lock() else { return Ok(None) };
+        let Ok(mut map) = slots().lock() else {
+            return Ok(None);
+        };
         map.retain(|_, (w, _)| w.strong_count() > 0);
         let key = Arc::as_ptr(srv) as usize;
         match map.get(&key) {
@@ -204,7 +220,21 @@ impl ServerBody {
         permit: Option<OwnedSemaphorePermit>,
         idle: Option<Duration>,
     ) -> Self {
-        ServerBody { inner, conn, ret, permit, idle, timer: None, ended: false }
+        let mut b = ServerBody {
+            inner,
+            conn,
+            ret,
+            permit,
+            idle,
+            timer: None,
+            ended: false,
+        };
+        // A body known to be empty (HEAD, 204, 304, `content-length: 0`) may never be polled:
+        // hand the connection back now.
+        if b.inner.is_end_stream() {
+            b.finish();
+        }
+        b
     }
 
     fn finish(&mut self) {
@@ -240,7 +270,10 @@ impl Body for ServerBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         if this.ended {
             return Poll::Ready(None);
@@ -263,7 +296,9 @@ impl Body for ServerBody {
             }
             Poll::Pending => {
                 if let Some(idle) = this.idle {
-                    let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    let timer = this
+                        .timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
                     if timer.as_mut().poll(cx).is_ready() {
                         this.conn = None;
                         this.ended = true;
@@ -284,5 +319,3 @@ impl Body for ServerBody {
         self.inner.size_hint()
     }
 }
-
-use std::future::Future;
