@@ -86,7 +86,7 @@ pub async fn connect_backend(
         let (Some(s), Some(st)) = (be.servers.get(srv), bs.servers.get(srv)) else {
             return None;
         };
-        let Some(addr) = s.resolved else { return None };
+        let addr = s.resolved?;
         let started = Instant::now();
         let proxy = s.send_proxy.map(|p| (p, info));
         match server_conn::connect(addr, connect_timeout, proxy).await {
