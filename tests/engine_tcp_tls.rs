@@ -484,3 +484,38 @@ async fn hard_stop_after_bounds_the_drain() {
     let (_, eof) = read_until_eof(&mut c, 2 * SEC).await;
     assert!(eof, "the hard stop closes the tunnel");
 }
+
+#[tokio::test]
+async fn send_proxy_v1_header_precedes_client_bytes() {
+    let (tx, rx) = tokio::sync::oneshot::channel::<Vec<u8>>();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let srv = serve(move |mut s: TcpStream| {
+        let tx = tx.lock().unwrap().take();
+        async move {
+            let mut got = Vec::new();
+            let _ = s.read_to_end(&mut got).await;
+            if let Some(tx) = tx {
+                let _ = tx.send(got);
+            }
+        }
+    })
+    .await;
+    let eng = engine::start(config(&tcp_cfg(
+        "",
+        &format!("  server s1 {} send-proxy", srv.addr),
+    )))
+    .await
+    .unwrap();
+    let fe = eng.addr("fe").unwrap();
+    let mut c = TcpStream::connect(fe).await.unwrap();
+    let me = c.local_addr().unwrap();
+    c.write_all(b"payload").await.unwrap();
+    c.shutdown().await.unwrap();
+    let got = tokio::time::timeout(2 * SEC, rx).await.unwrap().unwrap();
+    let want = format!(
+        "PROXY TCP4 127.0.0.1 127.0.0.1 {} {}\r\npayload",
+        me.port(),
+        fe.port()
+    );
+    assert_eq!(String::from_utf8_lossy(&got), want);
+}

@@ -521,6 +521,52 @@ mod tests {
         assert!(t0.elapsed() < Duration::from_secs(5));
     }
 
+    /// The memory rule: a buffer is borrowed only while a writer lags, and given back as
+    /// soon as it drains; an idle tunnel holds none.
+    #[tokio::test]
+    async fn idle_tunnel_holds_no_buffer() {
+        let (mut c, mut c_side) = tokio::io::duplex(64 * 1024);
+        let (mut s_side, mut s) = tokio::io::duplex(1024);
+        let mut tun = Tunnel {
+            a: &mut c_side,
+            b: &mut s_side,
+            c2s: Half::default(),
+            s2c: Half::default(),
+            t: TunnelTimeouts::default(),
+            timer: Box::pin(tokio::time::sleep(Duration::from_secs(60))),
+            armed: None,
+            last: Instant::now(),
+        };
+        let mut poll_once = |tun: &mut Tunnel<'_, _, _>| {
+            let waker = futures_noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(Pin::new(tun).poll(&mut cx).is_pending());
+        };
+        poll_once(&mut tun);
+        assert!(tun.c2s.pending.is_none() && tun.s2c.pending.is_none());
+        // 4 KiB into a 1 KiB pipe: the rest waits in a pooled buffer.
+        c.write_all(&[7u8; 4096]).await.unwrap();
+        poll_once(&mut tun);
+        assert!(tun.c2s.pending.is_some());
+        // Drain the server side; the buffer goes back.
+        let mut got = 0;
+        let mut buf = [0u8; 1024];
+        while got < 4096 {
+            got += s.read(&mut buf).await.unwrap();
+            poll_once(&mut tun);
+        }
+        assert!(tun.c2s.pending.is_none() && tun.s2c.pending.is_none());
+        assert_eq!(tun.c2s.bytes, 4096);
+    }
+
+    fn futures_noop_waker() -> std::task::Waker {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        std::task::Waker::from(std::sync::Arc::new(Noop))
+    }
+
     #[test]
     fn timeouts_from_ir() {
         let fe = Timeouts {
