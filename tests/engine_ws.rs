@@ -3,6 +3,8 @@
 //! HTTP/2 (RFC 8441 extended CONNECT translated to an HTTP/1.1 upgrade); `timeout tunnel`
 //! versus `timeout client`; the server closing the tunnel.
 
+#![allow(clippy::result_large_err, clippy::collapsible_match)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -648,7 +648,7 @@ where
             }
         }
         Reply::Proxied(resp) => {
-            let write = write_proxied(wr, resp, head_req, client_v10, close, timers.client);
+            let write = write_proxied(wr, *resp, head_req, client_v10, close, timers.client);
             let mut write = pin!(write);
             let keep = loop {
                 tokio::select! {

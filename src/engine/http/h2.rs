@@ -310,7 +310,7 @@ async fn handle(
     match out.reply {
         Reply::Local(raw) => local_response(&raw),
         Reply::Proxied(resp) => {
-            let (mut parts, body) = resp.into_parts();
+            let (mut parts, body) = (*resp).into_parts();
             let names: Vec<_> = parts
                 .headers
                 .keys()

@@ -92,23 +92,19 @@ pub fn apply_request_rules(
             }
             HttpAction::SetHeader { name, value } => {
                 let v = render(&value.0, &view);
-                drop(view);
                 put_header(&mut parts.headers, name, &v, true);
             }
             HttpAction::AddHeader { name, value } => {
                 let v = render(&value.0, &view);
-                drop(view);
                 put_header(&mut parts.headers, name, &v, false);
             }
             HttpAction::DelHeader { name } => {
-                drop(view);
                 if let Ok(n) = HeaderName::from_bytes(name.as_bytes()) {
                     parts.headers.remove(n);
                 }
             }
             HttpAction::SetPath { value } => {
                 let p = render(&value.0, &view);
-                drop(view);
                 set_path(parts, &p);
             }
             HttpAction::ReplacePath { .. } => {

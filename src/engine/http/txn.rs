@@ -56,7 +56,7 @@ pub enum Reply {
     /// A locally generated HTTP/1 response, to send verbatim (HTTP/1) or re-framed (HTTP/2).
     Local(Bytes),
     /// A server's response.
-    Proxied(Response<ServerBody>),
+    Proxied(Box<Response<ServerBody>>),
     /// The server switched protocols (101, or 2xx to CONNECT): send the head, then tunnel.
     Upgrade(Box<UpgradeReply>),
 }
@@ -410,7 +410,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
             .is_some_and(|s| s.send_proxy.is_some());
     let body = ServerBody::new(rbody, Some(conn), ret_to(mode, private), permit, server_to);
     Outcome {
-        reply: Reply::Proxied(Response::from_parts(rparts, body)),
+        reply: Reply::Proxied(Box::new(Response::from_parts(rparts, body))),
         mode,
         backend: Some(be_idx),
     }
