@@ -519,3 +519,60 @@ async fn send_proxy_v1_header_precedes_client_bytes() {
     );
     assert_eq!(String::from_utf8_lossy(&got), want);
 }
+
+#[tokio::test]
+async fn balance_algorithms_drive_tcp_mode() {
+    let s1 = greeter("s1").await;
+    let s2 = greeter("s2").await;
+    let fetch = |fe| async move {
+        let mut c = TcpStream::connect(fe).await.unwrap();
+        String::from_utf8(read_n(&mut c, 2, SEC).await.unwrap()).unwrap()
+    };
+    // Weighted round-robin.
+    let text = tcp_cfg(
+        "",
+        &format!(
+            "  server s1 {} weight 3\n  server s2 {} weight 1",
+            s1.addr, s2.addr
+        ),
+    );
+    let eng = engine::start(config(&text)).await.unwrap();
+    let fe = eng.addr("fe").unwrap();
+    let mut n1 = 0;
+    for _ in 0..8 {
+        if fetch(fe).await == "s1" {
+            n1 += 1;
+        }
+    }
+    assert_eq!(n1, 6, "weights 3:1 over 8 connections");
+    // `balance source`: one client address always lands on the same server.
+    let text = tcp_cfg(
+        "",
+        &format!(
+            "  balance source\n  server s1 {}\n  server s2 {}",
+            s1.addr, s2.addr
+        ),
+    );
+    let eng = engine::start(config(&text)).await.unwrap();
+    let fe = eng.addr("fe").unwrap();
+    let first = fetch(fe).await;
+    for _ in 0..5 {
+        assert_eq!(fetch(fe).await, first);
+    }
+    // `balance leastconn`: a held connection pushes new ones to the other server.
+    let text = tcp_cfg(
+        "",
+        &format!(
+            "  balance leastconn\n  server s1 {}\n  server s2 {}",
+            s1.addr, s2.addr
+        ),
+    );
+    let eng = engine::start(config(&text)).await.unwrap();
+    let fe = eng.addr("fe").unwrap();
+    let mut held = TcpStream::connect(fe).await.unwrap();
+    let busy = String::from_utf8(read_n(&mut held, 2, SEC).await.unwrap()).unwrap();
+    for _ in 0..3 {
+        assert_ne!(fetch(fe).await, busy);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -7,11 +7,12 @@
 //! connection; only health checks and the runtime API write it.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{watch, Notify};
 
-use crate::config::ir::{Backend, Config};
+use crate::balance::{self, Algorithm, Balancer, HashConfig, ServerSlot};
+use crate::config::ir::{self, Backend, Balance, Config};
 
 /// How far the engine is in stopping. Monotonic: Running → Soft → Hard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,10 +93,90 @@ impl Drop for ServerConnGuard {
 #[derive(Debug)]
 pub struct BackendState {
     pub servers: Vec<Arc<ServerState>>,
-    /// Round-robin cursor, shared by all connections of this backend.
+    /// Round-robin cursor (kept for callers that rotate by themselves; [`pick_server`] uses
+    /// the balancer).
     pub rr: AtomicUsize,
     /// Connections sent to this backend.
     pub total_conns: AtomicU64,
+    /// The backend's `balance` algorithm (src/balance). Its view of each server (usable,
+    /// active connections) is brought in line with `servers` at every pick.
+    pub balancer: Mutex<Balancer>,
+}
+
+/// The balancer algorithm for an IR `balance` line.
+fn algorithm(b: &Balance) -> Algorithm {
+    match b {
+        Balance::RoundRobin => Algorithm::RoundRobin,
+        Balance::StaticRr => Algorithm::StaticRr,
+        Balance::LeastConn => Algorithm::LeastConn,
+        Balance::First => Algorithm::First,
+        Balance::Source => Algorithm::Source,
+        Balance::Uri {
+            len,
+            depth,
+            whole,
+            path_only,
+        } => Algorithm::Uri {
+            len: len.unwrap_or(0),
+            depth: depth.unwrap_or(0),
+            whole: *whole,
+            path_only: *path_only,
+        },
+        Balance::UrlParam { name, .. } => Algorithm::UrlParam {
+            name: name.as_bytes().to_vec(),
+        },
+        Balance::Hdr {
+            name,
+            use_domain_only,
+        } => Algorithm::Hdr {
+            name: name.clone(),
+            use_domain_only: *use_domain_only,
+        },
+        Balance::Random { draws } => Algorithm::Random { draws: *draws },
+        Balance::RdpCookie { name } => Algorithm::RdpCookie {
+            name: name.as_deref().unwrap_or("mstshash").as_bytes().to_vec(),
+        },
+        Balance::Hash { .. } => Algorithm::Hash,
+    }
+}
+
+fn hash_config(h: &ir::HashType) -> HashConfig {
+    HashConfig {
+        kind: match h.method {
+            ir::HashMethod::MapBased => balance::HashType::MapBased,
+            ir::HashMethod::Consistent => balance::HashType::Consistent,
+        },
+        function: match h.function {
+            ir::HashFunction::Sdbm => balance::HashFunction::Sdbm,
+            ir::HashFunction::Djb2 => balance::HashFunction::Djb2,
+            ir::HashFunction::Wt6 => balance::HashFunction::Wt6,
+            ir::HashFunction::Crc32 => balance::HashFunction::Crc32,
+        },
+        avalanche: h.avalanche,
+    }
+}
+
+/// Builds the balancer of `be` with every server's initial usability.
+fn build_balancer(be: &Backend, servers: &[Arc<ServerState>]) -> Balancer {
+    let slots = be
+        .servers
+        .iter()
+        .zip(servers)
+        .map(|(s, st)| ServerSlot {
+            id: Some(s.id),
+            weight: s.weight,
+            backup: s.backup,
+            usable: st.is_usable() && s.resolved.is_some(),
+            active_conns: 0,
+            maxconn: s.maxconn,
+        })
+        .collect();
+    Balancer::new(
+        algorithm(&be.balance),
+        hash_config(&be.hash_type),
+        slots,
+        be.allbackups,
+    )
 }
 
 /// Per-frontend counters.
@@ -180,8 +261,8 @@ impl EngineState {
         let backends = config
             .backends
             .iter()
-            .map(|be| BackendState {
-                servers: be
+            .map(|be| {
+                let servers: Vec<Arc<ServerState>> = be
                     .servers
                     .iter()
                     .map(|s| {
@@ -190,9 +271,14 @@ impl EngineState {
                             s.disabled || be.disabled || s.resolved.is_none(),
                         ))
                     })
-                    .collect(),
-                rr: AtomicUsize::new(0),
-                total_conns: AtomicU64::new(0),
+                    .collect();
+                let balancer = Mutex::new(build_balancer(be, &servers));
+                BackendState {
+                    servers,
+                    rr: AtomicUsize::new(0),
+                    total_conns: AtomicU64::new(0),
+                    balancer,
+                }
             })
             .collect();
         let frontends = config
@@ -258,57 +344,55 @@ impl EngineState {
     }
 }
 
-/// THE SERVER-SELECTION SEAM. Picks a server of `be` for a new connection: round-robin over
-/// the usable active servers; when none is usable, the first usable backup (or round-robin
-/// over all usable backups with `option allbackups`). `avoid` excludes one server (used by
-/// `option redispatch` after failed attempts) unless it is the only usable one.
+/// THE SERVER-SELECTION SEAM. Picks a server of `be` for a new connection with the
+/// backend's `balance` algorithm (src/balance): weights, backups (the first usable backup,
+/// or all of them with `option allbackups`), server `maxconn`. `avoid` steers away from one
+/// server (used by `option redispatch`) when another choice exists. Hashing algorithms get
+/// no key here and fall back to their round-robin; use [`pick_server_with_key`].
 /// Returns an index into `be.servers`, or `None` when no server can take traffic.
-///
-/// `src/balance` will replace the body with the configured algorithm; callers stay the same.
 pub fn pick_server(be: &Backend, bs: &BackendState, avoid: Option<usize>) -> Option<usize> {
-    let usable = |i: usize, backup: bool| -> bool {
-        match (be.servers.get(i), bs.servers.get(i)) {
-            (Some(s), Some(st)) => s.backup == backup && s.resolved.is_some() && st.is_usable(),
-            _ => false,
+    pick_server_with_key(be, bs, avoid, None)
+}
+
+/// [`pick_server`] with the algorithm's key: the client address bytes for `balance source`
+/// (`balance::keys::source_key`), the request URI for `uri`/`url_param`, the header value
+/// for `hdr`, the expression's bytes for `hash` (see [`balance::Algorithm`]).
+pub fn pick_server_with_key(
+    be: &Backend,
+    bs: &BackendState,
+    avoid: Option<usize>,
+    key: Option<&[u8]>,
+) -> Option<usize> {
+    // A poisoned lock only means a panic elsewhere mid-pick; the balancer state is still
+    // consistent enough to keep serving.
+    let mut lb = bs.balancer.lock().unwrap_or_else(|e| e.into_inner());
+    sync_balancer(be, bs, &mut lb);
+    let idx = lb.pick_avoiding(key, avoid)?;
+    // Never hand out a server that cannot take traffic, whatever the balancer thinks.
+    let ok = be.servers.get(idx).is_some_and(|s| s.resolved.is_some())
+        && bs.servers.get(idx).is_some_and(|s| s.is_usable());
+    ok.then_some(idx)
+}
+
+/// Brings the balancer's view (usable flags, connection counts) in line with the live
+/// atomics, which health checks, the runtime API and connection guards update without
+/// taking the lock. O(servers) per pick, with no allocation.
+fn sync_balancer(be: &Backend, bs: &BackendState, lb: &mut Balancer) {
+    for (i, (s, st)) in be.servers.iter().zip(bs.servers.iter()).enumerate() {
+        let Some(slot) = lb.server(i) else { continue };
+        let usable = st.is_usable() && s.resolved.is_some();
+        if slot.usable != usable {
+            lb.set_usable(i, usable);
         }
-    };
-    let n = be.servers.len();
-    if n == 0 {
-        return None;
-    }
-    let rr = |backup: bool| -> Option<usize> {
-        // Advance the cursor past the chosen server so DOWN servers do not skew the rotation.
-        let start = bs.rr.load(Ordering::Relaxed);
-        let mut fallback = None;
-        for k in 0..n {
-            let i = (start.wrapping_add(k)) % n;
-            if usable(i, backup) {
-                if Some(i) == avoid {
-                    fallback = Some(i);
-                    continue;
-                }
-                bs.rr.store(i + 1, Ordering::Relaxed);
-                return Some(i);
-            }
+        let (have, want) = (
+            lb.server(i).map_or(0, |s| s.active_conns),
+            st.cur_conns.load(Ordering::Acquire),
+        );
+        for _ in want..have {
+            lb.conn_ended(i);
         }
-        fallback
-    };
-    if let Some(i) = rr(false) {
-        return Some(i);
-    }
-    if be.allbackups {
-        return rr(true);
-    }
-    // HAProxy uses only the first usable backup unless `allbackups`.
-    let mut fallback = None;
-    for i in 0..n {
-        if usable(i, true) {
-            if Some(i) == avoid {
-                fallback.get_or_insert(i);
-                continue;
-            }
-            return Some(i);
+        for _ in have..want {
+            lb.conn_started(i);
         }
     }
-    fallback
 }

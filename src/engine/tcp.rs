@@ -3,7 +3,7 @@
 //!
 //! Backend choice: the first `use_backend` without a condition, else `default_backend`
 //! (conditional `use_backend` rules need the TCP ACL engine, not built yet: they are skipped).
-//! Server choice goes through [`pick_server`] (the seam `src/balance` will fill).
+//! Server choice goes through [`pick_server_with_key`] (the backend's `balance` algorithm).
 //! Connect: `timeout connect` per attempt, `retries` more attempts on failure with HAProxy's
 //! 1 s turn-around after an immediate error (not after a timeout), and with
 //! `option redispatch` the last retry goes to another server. No usable server, or every
@@ -17,7 +17,9 @@ use tokio::net::TcpStream;
 use super::conn::{ClientStream, ConnCtx, ConnInfo};
 use super::pump::{tunnel, TunnelTimeouts};
 use super::server_conn;
-use super::state::{pick_server, ServerConnGuard};
+use super::state::{pick_server, pick_server_with_key, ServerConnGuard};
+use crate::balance::keys::source_key;
+use crate::config::ir::Balance;
 
 /// HAProxy's pause between connection attempts after an immediate failure.
 const TURN_AROUND: Duration = Duration::from_millis(1000);
@@ -73,7 +75,10 @@ pub async fn connect_backend(
     let (be, bs) = ctx.backend(be_idx)?;
     bs.total_conns.fetch_add(1, Ordering::Relaxed);
     let connect_timeout = ms(be.timeouts.connect);
-    let mut srv = pick_server(be, bs, None)?;
+    // `balance source` hashes the client address; other algorithms need no key in TCP mode
+    // (`rdp-cookie` would need the first payload: not read yet, so it round-robins).
+    let src = matches!(be.balance, Balance::Source).then(|| source_key(&info.peer.ip()));
+    let mut srv = pick_server_with_key(be, bs, None, src.as_ref().map(|k| k.as_bytes()))?;
     let attempts = be.retries.saturating_add(1);
     for attempt in 0..attempts {
         let last = attempt + 1 == attempts;
