@@ -537,7 +537,7 @@ mod tests {
             armed: None,
             last: Instant::now(),
         };
-        let mut poll_once = |tun: &mut Tunnel<'_, _, _>| {
+        let poll_once = |tun: &mut Tunnel<'_, _, _>| {
             let waker = futures_noop_waker();
             let mut cx = Context::from_waker(&waker);
             assert!(Pin::new(tun).poll(&mut cx).is_pending());
