@@ -224,18 +224,38 @@ fn section_names(s: Sections) -> String {
 /// Finds the row for `name` in `family` that is valid in `section`; falls back to a row of
 /// that name valid elsewhere (so the caller can say "not allowed in this section").
 pub fn lookup(family: Family, name: &str, section: Sections) -> Option<&'static Keyword> {
-    let rows = family.rows();
+    // Rows sharing `name`, found through a per-family index built once (the tables hold
+    // hundreds of rows and every config line does at least one lookup).
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    type Index = HashMap<&'static str, Vec<&'static Keyword>>;
+    static INDEX: OnceLock<Vec<Index>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        Family::ALL
+            .iter()
+            .map(|f| {
+                let mut m: Index = HashMap::new();
+                for k in f.rows() {
+                    m.entry(k.name).or_default().push(k);
+                }
+                m
+            })
+            .collect()
+    });
+    let slot = Family::ALL.iter().position(|f| *f == family)?;
+    let rows = index.get(slot)?.get(name)?;
     rows.iter()
+        .copied()
         .find(|k| k.name == name && k.sections.intersects(section))
         // A proxy keyword in the wrong kind of proxy is still that proxy keyword (the
         // parser then reports HAProxy's capability message), not a global one.
         .or_else(|| {
             Sections::PROXIES
                 .intersects(section)
-                .then(|| rows.iter().find(|k| k.name == name && k.sections.intersects(Sections::PROXIES)))
+                .then(|| rows.iter().copied().find(|k| k.sections.intersects(Sections::PROXIES)))
                 .flatten()
         })
-        .or_else(|| rows.iter().find(|k| k.name == name))
+        .or_else(|| rows.first().copied())
 }
 
 #[cfg(test)]

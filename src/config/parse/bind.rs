@@ -56,7 +56,7 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
         ctx.fatal(loc, "missing-argument", "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.");
         return None;
     }
-    let env = ctx.env.clone();
+    let env = &ctx.env;
     let addrs = match address::parse_bind_list_with_env(raw, &|n: &str| env.get(n).cloned()) {
         Ok(a) => a,
         Err(e) => {

@@ -228,7 +228,7 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
         ctx.fatal(&kw_loc, "missing-argument", msg);
         return None;
     }
-    let env = ctx.env.clone();
+    let env = &ctx.env;
     let target = match address::parse_log_target_with_env(a1, &|n: &str| env.get(n).cloned()) {
         Ok(t) => t,
         Err(e) => {

@@ -112,7 +112,7 @@ pub fn parse_server_line(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location
         return;
     }
     let raw = arg(words, addr_idx);
-    let env = ctx.env.clone();
+    let env = &ctx.env;
     let addr = match address::parse_server_address_with_env(raw, &|n: &str| env.get(n).cloned()) {
         Ok(a) => a,
         Err(e) => {
