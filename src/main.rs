@@ -80,7 +80,22 @@ fn main() -> ExitCode {
 }
 
 fn run_engine(config: Arc<haproxide::config::ir::Config>, args: &haproxide::cli::Args) -> ExitCode {
-    let opts = haproxide::engine::RunOptions { foreground: args.foreground || !args.daemon, quiet: args.quiet, threads: None };
+    let foreground = args.foreground || args.master_worker;
+    if !foreground && (args.daemon || config.global.daemon) {
+        // Before the runtime exists: fork() must see a single-threaded process.
+        if let Err(e) = haproxide::engine::process::daemonize() {
+            eprintln!("[ALERT]    ({}) : {e:#}", std::process::id());
+            return ExitCode::from(1);
+        }
+    }
+    let opts = haproxide::engine::RunOptions {
+        foreground,
+        quiet: args.quiet,
+        threads: None,
+        pidfile: args.pidfile.clone().map(Into::into),
+        soft_stop_pids: args.soft_stop_pids.clone(),
+        hard_stop_pids: args.hard_stop_pids.clone(),
+    };
     match haproxide::engine::run(config, opts) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {

@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod listener;
 pub mod log;
+pub mod process;
 pub mod pump;
 pub mod server_conn;
 pub mod signals;
@@ -47,6 +48,11 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Worker threads (`nbthread`); `None`: one per core.
     pub threads: Option<usize>,
+    /// `-p`: pidfile (overrides `pidfile` in global).
+    pub pidfile: Option<std::path::PathBuf>,
+    /// `-sf` / `-st`: old processes to signal once listening.
+    pub soft_stop_pids: Vec<i32>,
+    pub hard_stop_pids: Vec<i32>,
 }
 
 /// A configured engine, not yet started.
@@ -70,7 +76,14 @@ impl Engine {
         let rt = b.build().context("cannot start the runtime")?;
         let code = rt.block_on(async move {
             let quiet = self.opts.quiet || self.config.global.quiet;
+            let config = self.config.clone();
             let engine = start_with(self.config, quiet).await?;
+            // Listening now: write the pidfile, drop privileges, then retire old processes.
+            if let Some(p) = self.opts.pidfile.as_ref().or(config.global.pidfile.as_ref()) {
+                process::write_pidfile(p)?;
+            }
+            process::drop_privileges(&config.global)?;
+            process::signal_old(&self.opts.soft_stop_pids, &self.opts.hard_stop_pids);
             let code = signals::run_until_signal(&engine).await?;
             engine.hard_stop();
             anyhow::Ok(code)
