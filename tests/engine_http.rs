@@ -332,11 +332,18 @@ async fn keep_alive_reuses_client_and_server_connections() {
     // `http-reuse safe`: the first request opened a connection, the others reused it.
     assert_eq!(be.accepted.load(Ordering::SeqCst), 1);
 
-    // HTTP/1.0 without keep-alive gets `connection: close` and a close.
+    // HTTP/1.0 without keep-alive: forwarded as HTTP/1.0 (the server answers 1.0, so, as in
+    // HAProxy, no `connection` header is needed) and closed.
     let mut c = TcpStream::connect(fe_addr(&eng)).await.unwrap();
     c.write_all(b"GET /old HTTP/1.0\r\n\r\n").await.unwrap();
     let r = read_resp(&mut c, &mut Vec::new(), false).await.unwrap();
-    assert_eq!(r.header("connection").as_deref(), Some("close"));
+    assert!(
+        r.text().starts_with("b1 GET /old HTTP/1.0\n"),
+        "{}",
+        r.text()
+    );
+    assert!(r.head.starts_with("HTTP/1.0 200 OK\r\n"), "{}", r.head);
+    assert_eq!(r.header("connection"), None);
     let (_, eof) = read_until_eof(&mut c, 2 * SEC).await;
     assert!(eof);
 }
@@ -877,29 +884,50 @@ async fn errorfile_overrides_builtin_message() {
     std::fs::create_dir_all(&dir).unwrap();
     let f503 = dir.join("503.http");
     let f400 = dir.join("400.http");
-    let custom503: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nsorry";
-    let custom400: &[u8] = b"HTTP/1.0 400 Bad\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbad";
-    std::fs::write(&f503, custom503).unwrap();
-    std::fs::write(&f400, custom400).unwrap();
+    let f403 = dir.join("403.http");
+    std::fs::write(&f503, b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nX-Custom: Yes\r\nContent-Length: 5\r\n\r\nsorry").unwrap();
+    std::fs::write(&f400, b"HTTP/1.1 400 Bad\r\nContent-Length: 3\r\n\r\nbad").unwrap();
+    std::fs::write(&f403, b"HTTP/1.0 403 Nope\r\nContent-Length: 4\r\n\r\nnope").unwrap();
     let dead = closed_port().await;
     let eng = start(&http_cfg(
         "  retries 0",
         &format!(
-            "  errorfile 503 {}\n  errorfile 400 {}\n  default_backend be",
+            "  errorfile 503 {}\n  errorfile 400 {}\n  errorfile 403 {}\n  http-request deny if {{ path /deny }}\n  default_backend be",
             f503.display(),
-            f400.display()
+            f400.display(),
+            f403.display()
         ),
         &format!("backend be\n  server s1 {dead}"),
     ))
     .await;
+    // As HAProxy 2.6 does (verified): the file is parsed and re-serialised with lower-case
+    // names and HAProxy's `connection` handling.
     let r = exchange(fe_addr(&eng), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         .await
         .unwrap();
-    assert_eq!(r.raw, custom503);
+    assert_eq!(
+        r.raw,
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nx-custom: Yes\r\ncontent-length: 5\r\n\r\nsorry"
+    );
+    let r = exchange(fe_addr(&eng), b"GET / HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.raw,
+        b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\nx-custom: Yes\r\ncontent-length: 5\r\nconnection: close\r\n\r\nsorry"
+    );
+    let r = exchange(fe_addr(&eng), b"GET /deny HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.raw,
+        b"HTTP/1.0 403 Nope\r\ncontent-length: 4\r\nconnection: keep-alive\r\n\r\nnope"
+    );
+    // Parse errors are answered by the HTTP/1 layer with the built-in 400, errorfile or not.
     let mut c = TcpStream::connect(fe_addr(&eng)).await.unwrap();
     c.write_all(b"BAD REQUEST LINE HERE\r\n\r\n").await.unwrap();
     let (data, _) = read_until_eof(&mut c, 3 * SEC).await;
-    assert_eq!(data, custom400);
+    assert_eq!(data, E400);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

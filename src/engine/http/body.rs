@@ -3,8 +3,7 @@
 //! - [`ReqBody`]: what is sent to a server, boxed so HTTP/1 (channel-fed) and HTTP/2
 //!   (hyper `Incoming`) request bodies take the same path.
 //! - [`ChanBody`]: an HTTP/1 request body fed by the client connection loop through a small
-//!   channel (two frames of backpressure). Its first poll signals that the server side wants
-//!   the body, which is when a `100 Continue` is owed to an `Expect: 100-continue` client.
+//!   channel (two frames of backpressure).
 //! - [`Activity`]: a shared "last I/O" clock; bodies touch it on every frame so `timeout
 //!   server` measures server *inactivity*, not the time spent uploading a large request.
 
@@ -18,7 +17,7 @@ use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, SizeHint};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -83,26 +82,19 @@ pub struct ChanBody {
     rx: mpsc::Receiver<ChanItem>,
     /// Exact remaining length for Content-Length bodies.
     remaining: Option<u64>,
-    wanted: Option<Arc<Notify>>,
     activity: Activity,
     done: bool,
 }
 
 impl ChanBody {
-    /// A body of `len` bytes (`None` for chunked) and the sender feeding it. `wanted` is
-    /// notified on the first poll.
-    pub fn channel(
-        len: Option<u64>,
-        wanted: Arc<Notify>,
-        activity: Activity,
-    ) -> (mpsc::Sender<ChanItem>, ChanBody) {
+    /// A body of `len` bytes (`None` for chunked) and the sender feeding it.
+    pub fn channel(len: Option<u64>, activity: Activity) -> (mpsc::Sender<ChanItem>, ChanBody) {
         let (tx, rx) = mpsc::channel(2);
         (
             tx,
             ChanBody {
                 rx,
                 remaining: len,
-                wanted: Some(wanted),
                 activity,
                 done: false,
             },
@@ -118,9 +110,6 @@ impl Body for ChanBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(w) = self.wanted.take() {
-            w.notify_one();
-        }
         if self.done {
             return Poll::Ready(None);
         }

@@ -61,20 +61,7 @@ fn body(status_line: &str, text: &str) -> String {
 /// `http-request deny`, 502/503/504 and friends. Unknown codes fall back to 500's message
 /// text as HAProxy does for `deny_status` values it has no message for.
 pub fn default_error(status: u16) -> Bytes {
-    let (line, text) = message(status)
-        .or_else(|| message(500))
-        .unwrap_or(("500", ""));
-    let b = body(line, text);
-    let mut out = format!(
-        "HTTP/1.1 {line}\r\ncontent-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n",
-        b.len()
-    );
-    if status == 400 || status == 408 {
-        out.push_str("connection: close\r\n");
-    }
-    out.push_str("\r\n");
-    out.push_str(&b);
-    Bytes::from(out)
+    render(&raw_mux_error(status), false, false).0
 }
 
 /// The HTTP/1 mux rendering (capitalised names, `Connection: close` before the type) used
@@ -84,8 +71,14 @@ pub fn raw_mux_error(status: u16) -> Bytes {
         .or_else(|| message(400))
         .unwrap_or(("400", ""));
     let b = body(line, text);
+    // Only the 400 and 408 templates carry `Connection: close` (422 does not, verified).
+    let conn = if status == 400 || status == 408 {
+        "Connection: close\r\n"
+    } else {
+        ""
+    };
     Bytes::from(format!(
-        "HTTP/1.1 {line}\r\nContent-length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n{b}",
+        "HTTP/1.1 {line}\r\nContent-length: {}\r\nCache-Control: no-cache\r\n{conn}Content-Type: text/html\r\n\r\n{b}",
         b.len()
     ))
 }
@@ -93,50 +86,39 @@ pub fn raw_mux_error(status: u16) -> Bytes {
 /// Where an error is produced, which decides the built-in flavour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// The HTTP/1 parser or head timer (before any stream exists).
+    /// The HTTP/1 parser or head timer (before any stream exists). HAProxy 2.6 sends its
+    /// built-in message verbatim there and ignores `errorfile` (verified for 400 and 408).
     Mux,
-    /// A stream: rules, routing, server errors.
+    /// A stream: rules, routing, server errors. `errorfile`s apply.
     Stream,
 }
 
-/// The bytes to send for `status`: the backend's `errorfile`, else the frontend's, else the
-/// built-in message. HAProxy looks in the backend first once one was chosen.
+/// The message for `status`: for a stream, the backend's `errorfile`, else the frontend's,
+/// else the built-in template (HAProxy looks in the backend first once one was chosen).
+/// Stream messages are raw HTTP/1 text that the HTTP/1 writer re-serialises like HAProxy's
+/// HTX path ([`render`]); mux messages are sent as they are.
 pub fn error_bytes(
     status: u16,
     origin: Origin,
     backend: &[ErrorFile],
     frontend: &[ErrorFile],
 ) -> Bytes {
-    if let Some(ef) = backend
-        .iter()
-        .chain(frontend.iter())
-        .find(|e| e.status == status)
-    {
-        return Bytes::copy_from_slice(&ef.response);
+    if origin == Origin::Stream {
+        if let Some(ef) = backend
+            .iter()
+            .chain(frontend.iter())
+            .find(|e| e.status == status)
+        {
+            return Bytes::copy_from_slice(&ef.response);
+        }
     }
-    match origin {
-        Origin::Mux => raw_mux_error(status),
-        Origin::Stream => default_error(status),
-    }
+    raw_mux_error(status)
 }
 
 /// True when a raw HTTP/1 response asks for the connection to close (`Connection: close` in
 /// its head), so the sender knows not to keep the client connection alive afterwards.
 pub fn raw_wants_close(raw: &[u8]) -> bool {
-    let end = find_head_end(raw).unwrap_or(raw.len());
-    let head = &raw[..end];
-    head.split(|&b| b == b'\n').skip(1).any(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match line.iter().position(|&b| b == b':') {
-            Some(c) => {
-                line[..c].eq_ignore_ascii_case(b"connection")
-                    && String::from_utf8_lossy(&line[c + 1..])
-                        .split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case("close"))
-            }
-            None => false,
-        }
-    })
+    parse_raw(&Bytes::copy_from_slice(raw)).is_some_and(|p| p.wants_close())
 }
 
 /// Offset just past the blank line that ends an HTTP/1 head (`\r\n\r\n` or `\n\n`).
@@ -156,36 +138,125 @@ pub fn find_head_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
-/// A raw HTTP/1 response split into status, reason, headers and body, for frontends that
-/// cannot send bytes verbatim (HTTP/2). Lenient: an unparsable head yields `None`.
+/// A raw HTTP/1 response split into its parts (names lower-cased, order kept).
 pub struct ParsedRaw {
+    pub http10: bool,
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub reason: String,
+    pub headers: Vec<(String, Vec<u8>)>,
     pub body: Bytes,
 }
 
+impl ParsedRaw {
+    /// A `Connection` header with a `close` token.
+    pub fn wants_close(&self) -> bool {
+        self.headers.iter().any(|(n, v)| {
+            n == "connection"
+                && String::from_utf8_lossy(v)
+                    .split(',')
+                    .any(|t| t.trim().eq_ignore_ascii_case("close"))
+        })
+    }
+}
+
+/// Splits a raw response; `None` when its head cannot be parsed.
 pub fn parse_raw(raw: &Bytes) -> Option<ParsedRaw> {
     let end = find_head_end(raw)?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.lines();
-    let status_line = lines.next()?;
+    let head = &raw[..end];
+    let mut lines = head
+        .split(|&c| c == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let status_line = std::str::from_utf8(lines.next()?).ok()?;
     let mut parts = status_line.splitn(3, ' ');
-    let _version = parts.next()?;
+    let version = parts.next()?;
     let status: u16 = parts.next()?.trim().parse().ok()?;
+    let reason = parts.next().unwrap_or("").to_string();
     let mut headers = Vec::new();
     for line in lines {
-        let line = line.trim_end_matches('\r');
         if line.is_empty() {
             break;
         }
-        let (n, v) = line.split_once(':')?;
-        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
+        let colon = line.iter().position(|&c| c == b':')?;
+        let name = String::from_utf8_lossy(&line[..colon])
+            .trim()
+            .to_ascii_lowercase();
+        let v = &line[colon + 1..];
+        let start = v
+            .iter()
+            .position(|&c| c != b' ' && c != b'\t')
+            .unwrap_or(v.len());
+        let stop = v
+            .iter()
+            .rposition(|&c| c != b' ' && c != b'\t')
+            .map_or(start, |e| e + 1);
+        headers.push((name, v[start..stop.max(start)].to_vec()));
     }
     Some(ParsedRaw {
+        http10: version == "HTTP/1.0",
         status,
+        reason,
         headers,
         body: raw.slice(end..),
     })
+}
+
+/// The `Connection` value HAProxy's HTTP/1 output puts on a response: `close` when closing
+/// a 1.1 response, `keep-alive` when keeping either a 1.0 response or a 1.0 client's
+/// connection, nothing otherwise. `others` are the non-close/keep-alive tokens to keep.
+pub fn connection_value(
+    others: &[String],
+    close: bool,
+    resp10: bool,
+    req10: bool,
+) -> Option<String> {
+    let mut tokens: Vec<String> = others.to_vec();
+    if close {
+        if !resp10 {
+            tokens.push("close".into());
+        }
+    } else if resp10 || req10 {
+        tokens.push("keep-alive".into());
+    }
+    (!tokens.is_empty()).then(|| tokens.join(", "))
+}
+
+/// Re-serialises a stream-level message the way HAProxy's HTX → HTTP/1 output does:
+/// lower-case names, order kept, `Connection` rewritten by [`connection_value`]. Returns
+/// the bytes and whether the connection must close afterwards (`want_close`, or the message
+/// itself says `Connection: close`). An unparsable message is sent as is and closes.
+pub fn render(raw: &Bytes, req10: bool, want_close: bool) -> (Bytes, bool) {
+    let Some(p) = parse_raw(raw) else {
+        return (raw.clone(), true);
+    };
+    let close = want_close || p.wants_close();
+    let mut out = Vec::with_capacity(raw.len() + 24);
+    let version = if p.http10 { "HTTP/1.0" } else { "HTTP/1.1" };
+    out.extend_from_slice(format!("{version} {} {}\r\n", p.status, p.reason).as_bytes());
+    let mut others = Vec::new();
+    for (n, v) in &p.headers {
+        if n == "connection" {
+            for t in String::from_utf8_lossy(v).split(',') {
+                let t = t.trim();
+                if !t.is_empty()
+                    && !t.eq_ignore_ascii_case("close")
+                    && !t.eq_ignore_ascii_case("keep-alive")
+                {
+                    others.push(t.to_string());
+                }
+            }
+            continue;
+        }
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(c) = connection_value(&others, close, p.http10, req10) {
+        out.extend_from_slice(format!("connection: {c}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&p.body);
+    (Bytes::from(out), close)
 }
 
 #[cfg(test)]
@@ -221,6 +292,10 @@ mod tests {
         assert_eq!(
             &raw_mux_error(408)[..],
             &b"HTTP/1.1 408 Request Time-out\r\nContent-length: 110\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>408 Request Time-out</h1>\nYour browser didn't send a complete request in time.\n</body></html>\n"[..]
+        );
+        assert_eq!(
+            &raw_mux_error(422)[..],
+            &b"HTTP/1.1 422 Unprocessable Content\r\nContent-length: 116\r\nCache-Control: no-cache\r\nContent-Type: text/html\r\n\r\n<html><body><h1>422 Unprocessable Content</h1>\nThe server cannot process the contained instructions.\n</body></html>\n"[..]
         );
         assert!(std::str::from_utf8(&default_error(501))
             .is_ok_and(|s| s.contains("content-length: 136")));

@@ -30,7 +30,7 @@ use hyper::body::Frame;
 use hyper::http::{header, HeaderMap, Method, Request, Response, StatusCode, Version};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::ir::HttpConnMode;
@@ -38,7 +38,7 @@ use crate::engine::state::StopLevel;
 
 use super::body::{self, Activity, ChanBody, ChanItem};
 use super::chunked::{Decoder, Step};
-use super::errors::{error_bytes, raw_wants_close, Origin};
+use super::errors::{connection_value, error_bytes, render, Origin};
 use super::head::{self, BodyKind, Parsed, ReqHead};
 use super::rewind::Rewind;
 use super::rules::CustomReason;
@@ -128,7 +128,7 @@ async fn read_head<R: AsyncRead + Unpin>(
                 Parsed::H2Preface => return HeadRead::H2,
                 Parsed::Invalid(why) => {
                     tracing::debug!("invalid request from {}: {why}", sess.info.peer);
-                    return HeadRead::Error(400);
+                    return HeadRead::Error(if why == head::UNPROCESSABLE { 422 } else { 400 });
                 }
                 Parsed::Partial => {}
             }
@@ -302,8 +302,11 @@ enum Framing {
     CloseDelimited,
 }
 
-/// Writes a server response to the client. Returns whether the connection may stay open
-/// (`false` after close-delimited bodies and errors).
+/// Writes a server response to the client with HAProxy's HTTP/1 output rules: the server's
+/// status-line version and framing are kept (chunked stays chunked, even towards an
+/// HTTP/1.0 client; no length means close-delimited; with both, `Transfer-Encoding` wins),
+/// and only `Connection` is rewritten ([`connection_value`]). Returns whether the connection
+/// may stay open (`false` after close-delimited bodies and errors).
 async fn write_proxied<W: AsyncWrite + Unpin>(
     wr: &mut W,
     resp: Response<ServerBody>,
@@ -314,6 +317,15 @@ async fn write_proxied<W: AsyncWrite + Unpin>(
 ) -> bool {
     let (parts, mut body) = resp.into_parts();
     let status = parts.status.as_u16();
+    let chunked = parts
+        .headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .any(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("chunked"))
+        });
     let cl_ok = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -321,51 +333,46 @@ async fn write_proxied<W: AsyncWrite + Unpin>(
         .is_some_and(|s| s.trim().parse::<u64>().is_ok());
     let framing = if head_req || status < 200 || status == 204 || status == 304 {
         Framing::NoBody
+    } else if chunked {
+        Framing::Chunked
     } else if cl_ok {
         Framing::Length
-    } else if !client_v10 {
-        Framing::Chunked
     } else {
         Framing::CloseDelimited
     };
     if framing == Framing::CloseDelimited {
         close = true;
     }
+    let resp10 = parts.version == Version::HTTP_10;
     let mut out = Vec::with_capacity(512);
+    let version = if resp10 { "HTTP/1.0" } else { "HTTP/1.1" };
     out.extend_from_slice(
         format!(
-            "HTTP/1.1 {status} {}\r\n",
+            "{version} {status} {}\r\n",
             reason_of(parts.status, &parts.extensions)
         )
         .as_bytes(),
     );
-    let mut te_done = false;
-    let mut cl_done = false;
+    let mut others: Vec<String> = Vec::new();
     for (name, value) in parts.headers.iter() {
         match name.as_str() {
-            "connection" | "keep-alive" | "proxy-connection" => {}
-            "transfer-encoding" => {
-                if framing == Framing::Chunked && !te_done {
-                    push_header(&mut out, "transfer-encoding", b"chunked");
-                    te_done = true;
+            "connection" => {
+                for t in String::from_utf8_lossy(value.as_bytes()).split(',') {
+                    let t = t.trim();
+                    if !t.is_empty()
+                        && !t.eq_ignore_ascii_case("close")
+                        && !t.eq_ignore_ascii_case("keep-alive")
+                    {
+                        others.push(t.to_string());
+                    }
                 }
             }
-            "content-length" => {
-                if matches!(framing, Framing::Length | Framing::NoBody) && !cl_done {
-                    push_header(&mut out, "content-length", value.as_bytes());
-                    cl_done = true;
-                }
-            }
+            "content-length" if framing == Framing::Chunked => {}
             n => push_header(&mut out, n, value.as_bytes()),
         }
     }
-    if framing == Framing::Chunked && !te_done {
-        push_header(&mut out, "transfer-encoding", b"chunked");
-    }
-    if close {
-        push_header(&mut out, "connection", b"close");
-    } else if client_v10 {
-        push_header(&mut out, "connection", b"keep-alive");
+    if let Some(c) = connection_value(&others, close, resp10, client_v10) {
+        push_header(&mut out, "connection", c.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     if !write_all_to(wr, &out, client_to).await {
@@ -561,7 +568,7 @@ where
         method,
         uri,
         version,
-        mut headers,
+        headers,
         body: kind,
         force_close,
         client_keep_alive,
@@ -570,20 +577,22 @@ where
     } = h;
     let head_req = method == Method::HEAD;
     let client_v10 = version == Version::HTTP_10;
-    // The `100 Continue` is produced here when the server side starts reading the body.
-    if expect_continue {
-        headers.remove(header::EXPECT);
-    }
+    let _ = expect_continue;
+    // HTTP/1.0 cannot carry a chunked body to the server: such requests go as HTTP/1.1.
+    let version = if version == Version::HTTP_10 && kind == BodyKind::Chunked {
+        Version::HTTP_11
+    } else {
+        version
+    };
     let activity = Activity::default();
-    let wanted = Arc::new(Notify::new());
     let (tx, req_body) = match kind {
         BodyKind::None => (None, body::empty()),
         BodyKind::Length(n) => {
-            let (tx, b) = ChanBody::channel(Some(n), wanted.clone(), activity.clone());
+            let (tx, b) = ChanBody::channel(Some(n), activity.clone());
             (Some(tx), b.boxed_unsync())
         }
         BodyKind::Chunked => {
-            let (tx, b) = ChanBody::channel(None, wanted.clone(), activity.clone());
+            let (tx, b) = ChanBody::channel(None, activity.clone());
             (Some(tx), b.boxed_unsync())
         }
     };
@@ -597,12 +606,15 @@ where
         return Next::Close;
     };
 
+    // Interim responses (`100 Continue`...) from the server are relayed as HAProxy does.
+    let (info_tx, mut info_rx) = mpsc::unbounded_channel::<Bytes>();
     let txn_fut = txn::run(
         sess,
         TxnRequest {
             req,
             upgrade,
             activity,
+            informational: Some(info_tx),
         },
     );
     let mut txn_fut = pin!(txn_fut);
@@ -614,34 +626,42 @@ where
     } else {
         Some(PumpEnd::Complete)
     };
-    let mut sent_100 = false;
     let outcome = loop {
         tokio::select! {
             o = &mut txn_fut => break o,
             p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
-            _ = wanted.notified(), if expect_continue && !sent_100 && pump_end.is_none() => {
-                sent_100 = true;
-                if !write_all_to(wr, b"HTTP/1.1 100 Continue\r\n\r\n", timers.client).await {
+            Some(interim) = info_rx.recv() => {
+                if !write_all_to(wr, &interim, timers.client).await {
                     return Next::Close;
                 }
             }
         }
     };
+    while let Ok(interim) = info_rx.try_recv() {
+        if !write_all_to(wr, &interim, timers.client).await {
+            return Next::Close;
+        }
+    }
     let mut close = force_close || !client_keep_alive || outcome.mode == HttpConnMode::Close;
 
     match outcome.reply {
-        Reply::Local(mut raw) => {
-            // A broken request body surfaces as a server error; answer what HAProxy would.
-            match pump_end {
-                Some(PumpEnd::Invalid) => raw = error_bytes(400, Origin::Mux, &[], fe_errorfiles),
-                Some(PumpEnd::Timeout) => raw = error_bytes(408, Origin::Mux, &[], fe_errorfiles),
-                Some(PumpEnd::ClientGone) => return Next::Close,
-                _ => {}
-            }
-            if raw_wants_close(&raw) || pump_end != Some(PumpEnd::Complete) {
+        Reply::Local(raw) => {
+            if pump_end != Some(PumpEnd::Complete) {
                 close = true;
             }
-            if !write_all_to(wr, &raw, timers.client).await
+            // A broken request body surfaces as a server error; answer what HAProxy's mux
+            // would (verbatim); other local replies go through HAProxy's HTX rendering.
+            let bytes = match pump_end {
+                Some(PumpEnd::Invalid) => error_bytes(400, Origin::Mux, &[], fe_errorfiles),
+                Some(PumpEnd::Timeout) => error_bytes(408, Origin::Mux, &[], fe_errorfiles),
+                Some(PumpEnd::ClientGone) => return Next::Close,
+                _ => {
+                    let (b, c) = render(&raw, client_v10, close);
+                    close = c;
+                    b
+                }
+            };
+            if !write_all_to(wr, &bytes, timers.client).await
                 || within(timers.client, wr.flush()).await.is_none()
             {
                 return Next::Close;

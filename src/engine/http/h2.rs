@@ -207,7 +207,7 @@ fn local_response(raw: &Bytes) -> Response<RespBody> {
         }
         if let (Ok(n), Ok(v)) = (
             header::HeaderName::from_bytes(n.as_bytes()),
-            HeaderValue::from_str(&v),
+            HeaderValue::from_bytes(&v),
         ) {
             r.headers_mut().append(n, v);
         }
@@ -304,6 +304,7 @@ async fn handle(
             req,
             upgrade,
             activity,
+            informational: None,
         },
     )
     .await;

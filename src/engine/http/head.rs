@@ -59,6 +59,9 @@ pub enum Parsed {
     Invalid(&'static str),
 }
 
+/// The [`Parsed::Invalid`] reason that calls for a 422 rather than a 400.
+pub const UNPROCESSABLE: &str = "transfer-encoding other than chunked";
+
 pub const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// RFC 9110 `tchar`.
@@ -129,18 +132,22 @@ pub fn parse(buf: &[u8], allow_h2: bool) -> Parsed {
     }
 }
 
-/// Splits a head into lines without their CRLF/LF; a CR elsewhere is an error.
-fn lines(head: &[u8]) -> Result<Vec<&[u8]>, &'static str> {
+/// Splits a head into lines without their CRLF/LF (with whether a CR was there); a CR
+/// elsewhere is an error.
+fn lines(head: &[u8]) -> Result<Vec<(&[u8], bool)>, &'static str> {
     let mut out = Vec::new();
     for line in head.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let (line, cr) = match line.strip_suffix(b"\r") {
+            Some(l) => (l, true),
+            None => (line, false),
+        };
         if line.contains(&b'\r') {
             return Err("bare CR in head");
         }
-        out.push(line);
+        out.push((line, cr));
     }
     // The split leaves an empty piece after the final LF and one for the blank line.
-    while out.last().is_some_and(|l| l.is_empty()) {
+    while out.last().is_some_and(|(l, _)| l.is_empty()) {
         out.pop();
     }
     Ok(out)
@@ -148,7 +155,7 @@ fn lines(head: &[u8]) -> Result<Vec<&[u8]>, &'static str> {
 
 fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
     let lines = lines(head)?;
-    let Some((req_line, header_lines)) = lines.split_first() else {
+    let Some(((req_line, _), header_lines)) = lines.split_first() else {
         return Err("empty head");
     };
     // Request line: method, target and version separated by SP or HTAB.
@@ -179,14 +186,20 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
     };
 
     // Header lines, with obs-fold continuation lines unfolded into the previous value.
+    // Like HAProxy, the line break is replaced by spaces and the continuation is kept as is
+    // (`a\r\n b` becomes `a   b`).
     let mut raw: Vec<(&[u8], Vec<u8>)> = Vec::new();
-    for line in header_lines {
+    let mut prev_cr = false;
+    for &(line, cr) in header_lines {
+        let had_cr = std::mem::replace(&mut prev_cr, cr);
         if line.first().is_some_and(|&c| is_ows(c)) {
             let Some((_, v)) = raw.last_mut() else {
                 return Err("fold without header");
             };
-            v.push(b' ');
-            v.extend_from_slice(trim_ows(line));
+            v.extend_from_slice(if had_cr { b"  " } else { b" " });
+            v.extend_from_slice(line);
+            let keep = trim_ows(v).len() + v.iter().take_while(|&&c| is_ows(c)).count();
+            v.truncate(keep);
             continue;
         }
         let colon = line
@@ -258,6 +271,10 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
         }
         if te_tokens.iter().any(|t| t.as_slice() == b"identity") {
             return Err("bad transfer-encoding");
+        }
+        if te_tokens.len() > 1 {
+            // HAProxy 2.6 answers 422 to a request body with codings besides chunked.
+            return Err(UNPROCESSABLE);
         }
     }
 
@@ -387,7 +404,7 @@ mod tests {
         assert!(!h.client_keep_alive);
         assert_eq!(h.headers.get_all("content-length").iter().count(), 1);
         let h = p(b"GET / HTTP/1.1\r\nFoo: a\r\n b\r\n\r\n").unwrap();
-        assert_eq!(h.headers["foo"], "a b");
+        assert_eq!(h.headers["foo"], "a   b");
         let h = p(b"GET\t/\tHTTP/1.2\r\n\r\n").unwrap();
         assert_eq!(h.version, Version::HTTP_11);
     }
@@ -441,9 +458,10 @@ mod tests {
         assert_eq!(h.body, BodyKind::Chunked);
         assert!(h.force_close);
         assert!(!h.headers.contains_key("content-length"));
-        let h = p(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap();
-        assert_eq!(h.body, BodyKind::Chunked);
-        assert!(!h.force_close);
+        assert_eq!(
+            p(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap_err(),
+            UNPROCESSABLE
+        );
     }
 
     #[test]

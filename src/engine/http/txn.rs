@@ -85,6 +85,34 @@ pub struct TxnRequest {
     pub upgrade: Option<String>,
     /// Touched by the request body; `timeout server` runs from the last touch.
     pub activity: Activity,
+    /// Where the server's interim (1xx) responses go, serialised, when the client can take
+    /// them (HTTP/1).
+    pub informational: Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
+}
+
+/// Asks hyper to hand the server's 1xx responses over to `tx`.
+fn relay_informational<B>(
+    req: &mut Request<B>,
+    tx: &Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
+) {
+    let Some(tx) = tx.clone() else { return };
+    hyper::ext::on_informational(req, move |res| {
+        let status = res.status();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .into_bytes();
+        for (n, v) in res.headers() {
+            out.extend_from_slice(n.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        let _ = tx.send(Bytes::from(out));
+    });
 }
 
 fn merge_mode(a: HttpConnMode, b: HttpConnMode) -> HttpConnMode {
@@ -308,9 +336,10 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
                 continue;
             }
             c.uses += 1;
-            let Some(r) = req.take() else {
+            let Some(mut r) = req.take() else {
                 return local(err(500), mode, Some(be_idx));
             };
+            relay_informational(&mut r, &t.informational);
             t.activity.touch();
             let send = c.sender.try_send_request(r);
             let result = match server_to {
@@ -484,33 +513,45 @@ fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     }
 }
 
-/// Connection-level headers towards the server: hop-by-hop headers go, and the server is
-/// told to close under `http-server-close`/`httpclose`. Upgrade requests keep `Connection`
-/// and `Upgrade` as sent. HTTP/1.0 requests are sent as HTTP/1.0 with `connection:
-/// keep-alive` (what HAProxy 2.6 does); HTTP/2 ones become HTTP/1.1.
+/// Connection-level headers towards the server, as HAProxy 2.6 rewrites them: the `close`
+/// and `keep-alive` tokens leave `Connection` (other tokens and other hop-by-hop headers
+/// are forwarded), `close` is added under `http-server-close`/`httpclose`, and HTTP/1.0
+/// requests in keep-alive mode get `keep-alive`. Upgrade requests keep `Connection` as sent.
+/// HTTP/2 requests become HTTP/1.1.
 fn prepare_server_head(parts: &mut request::Parts, upgrading: bool, mode: HttpConnMode) {
-    parts.headers.remove("proxy-connection");
-    parts.headers.remove("keep-alive");
     if parts.version != Version::HTTP_10 {
         parts.version = Version::HTTP_11;
     }
     if upgrading {
         return;
     }
-    parts.headers.remove(header::CONNECTION);
-    parts.headers.remove(header::UPGRADE);
+    let mut tokens: Vec<String> = Vec::new();
+    for v in parts.headers.get_all(header::CONNECTION) {
+        for t in String::from_utf8_lossy(v.as_bytes()).split(',') {
+            let t = t.trim();
+            if !t.is_empty()
+                && !t.eq_ignore_ascii_case("close")
+                && !t.eq_ignore_ascii_case("keep-alive")
+            {
+                tokens.push(t.to_string());
+            }
+        }
+    }
     match mode {
         HttpConnMode::KeepAlive => {
             if parts.version == Version::HTTP_10 {
-                parts
-                    .headers
-                    .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+                tokens.push("keep-alive".into());
             }
         }
+        _ => tokens.push("close".into()),
+    }
+    // `insert` keeps the header where it was, as HAProxy edits it in place.
+    match HeaderValue::from_str(&tokens.join(", ")) {
+        Ok(v) if !tokens.is_empty() => {
+            parts.headers.insert(header::CONNECTION, v);
+        }
         _ => {
-            parts
-                .headers
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            parts.headers.remove(header::CONNECTION);
         }
     }
 }

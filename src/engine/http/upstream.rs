@@ -121,6 +121,8 @@ pub async fn connect(
     let tcp = crate::engine::server_conn::connect(addr, connect_timeout, proxy).await?;
     let (sender, conn) = http1::Builder::new()
         .max_buf_size(SERVER_MAX_BUF)
+        // HAProxy 2.6 accepts obs-fold in responses (and unfolds it).
+        .allow_obsolete_multiline_headers_in_responses(true)
         .handshake::<_, ReqBody>(TokioIo::new(tcp))
         .await
         .map_err(io::Error::other)?;
