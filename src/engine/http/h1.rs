@@ -499,7 +499,9 @@ where
                     break;
                 }
             };
-        let next = transaction(
+        // Boxed so that the transaction's (large) state is only allocated while a request is
+        // in flight: the connection future itself stays small while idle.
+        let next = Box::pin(transaction(
             &sess,
             *head,
             &mut rd,
@@ -507,7 +509,7 @@ where
             &mut buf,
             &timers,
             &fe_errorfiles,
-        )
+        ))
         .await;
         if buf.is_empty() {
             // Release the read buffer while idle.
@@ -538,7 +540,7 @@ where
     let UpgradeReply {
         server,
         timeouts,
-        permit,
+        guard,
         ..
     } = *u;
     // The server side is ready as soon as hyper hands the connection over.
@@ -548,7 +550,7 @@ where
     };
     let stats = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts).await;
     tracing::debug!("tunnel ended: {stats:?}");
-    drop(permit);
+    drop(guard);
 }
 
 async fn transaction<R, W>(
@@ -694,5 +696,64 @@ where
         Next::Close
     } else {
         Next::KeepAlive
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ir::Config;
+    use crate::engine::conn::{ConnCtx, ConnInfo};
+    use crate::engine::state::EngineState;
+
+    #[test]
+    fn idle_connection_footprint() {
+        let ctx = ConnCtx {
+            state: EngineState::new(Arc::new(Config::default())),
+            frontend: 0,
+            bind: 0,
+        };
+        let addr: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let info = ConnInfo {
+            peer: addr,
+            local: addr,
+            tls: false,
+            alpn: None,
+            sni: None,
+        };
+        let sess = Session::new(ctx, info);
+        let (a, _b) = tokio::io::duplex(64);
+        let fut = serve_h1(a, sess, true);
+        let size = std::mem::size_of_val(&fut);
+        eprintln!("serve_h1 future: {size} bytes");
+        // The transaction state is boxed per request; what an idle connection's task keeps
+        // is this future (plus the socket, and rustls's buffers on TLS).
+        assert!(size < 1024, "{size}");
+    }
+
+    #[tokio::test]
+    async fn serve_future_footprint() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (s, peer) = l.accept().await.unwrap();
+        let ctx = ConnCtx {
+            state: EngineState::new(Arc::new(Config::default())),
+            frontend: 0,
+            bind: 0,
+        };
+        let info = ConnInfo {
+            peer,
+            local: peer,
+            tls: false,
+            alpn: None,
+            sni: None,
+        };
+        let fut = super::super::serve(crate::engine::conn::ClientStream::Plain(s), info, ctx);
+        let size = std::mem::size_of_val(&fut);
+        eprintln!("http::serve future: {size} bytes");
+        assert!(size < 2048, "{size}");
+        drop(c);
     }
 }

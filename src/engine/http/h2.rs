@@ -354,7 +354,7 @@ async fn handle(
                 };
                 let stats = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t).await;
                 tracing::debug!("h2 websocket tunnel ended: {stats:?}");
-                drop(upgrade.permit);
+                drop(upgrade.guard);
             });
             resp
         }

@@ -45,12 +45,15 @@ pub async fn serve(stream: ClientStream, info: ConnInfo, ctx: ConnCtx) -> anyhow
     let clear = !info.tls;
     let sess = Session::new(ctx, info);
     if h2_alpn {
-        h2::serve_h2(stream, sess).await;
+        Box::pin(h2::serve_h2(stream, sess)).await;
         return Ok(());
     }
     match h1::serve_h1(stream, sess.clone(), clear).await {
         h1::H1End::Done => {}
-        h1::H1End::H2 { io, prefix } => h2::serve_h2(rewind::Rewind::new(prefix, io), sess).await,
+        h1::H1End::H2 { io, prefix } => {
+            // Boxed: HTTP/2's state is only allocated for HTTP/2 connections.
+            Box::pin(h2::serve_h2(rewind::Rewind::new(prefix, io), sess)).await
+        }
     }
     Ok(())
 }

@@ -13,12 +13,11 @@ use bytes::Bytes;
 use hyper::body::Body as _;
 use hyper::http::{header, request, HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::upgrade::OnUpgrade;
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::config::ir::{Backend, ForwardFor, Frontend, HttpConnMode, HttpReuse, SectionKind};
 use crate::engine::conn::{ConnCtx, ConnInfo};
 use crate::engine::pump::TunnelTimeouts;
-use crate::engine::state::pick_server;
+use crate::engine::state::{pick_server_with_key, ServerConnGuard};
 
 use super::acl::cond_ok;
 use super::body::{Activity, ReqBody};
@@ -27,7 +26,7 @@ use super::rules::{
     apply_request_rules, apply_response_rules, redirect_bytes, ReqViewOwned, RuleEnv, Verdict,
 };
 use super::upstream::{
-    self, acquire_slot, connect, pool_take, ReturnTo, Reuse, ServerBody, ServerConn,
+    self, connect, pick_queued, pool_take, ReturnTo, Reuse, ServerBody, ServerConn,
 };
 use super::ws;
 
@@ -65,8 +64,8 @@ pub struct UpgradeReply {
     pub head: Response<()>,
     pub server: OnUpgrade,
     pub timeouts: TunnelTimeouts,
-    /// The server's `maxconn` slot, held for the tunnel's life.
-    pub permit: Option<OwnedSemaphorePermit>,
+    /// The server's request guard (`cur_conns`), held for the tunnel's life.
+    pub guard: Option<ServerConnGuard>,
 }
 
 /// A transaction's result.
@@ -243,6 +242,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
     } else {
         None
     };
+    let key = upstream::balance_key(be, &owned.view(&parts));
     let mut req = Some(Request::from_parts(parts, body));
     let connect_to = ms(be.timeouts.connect);
     let server_to = ms(be.timeouts.server);
@@ -257,123 +257,120 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
         _ => ReturnTo::Close,
     };
 
-    let Some(mut srv_idx) = pick_server(be, bs, None) else {
+    let Some(mut srv_idx) = pick_queued(
+        be,
+        bs,
+        None,
+        key.as_deref(),
+        ms(be.timeouts.queue).or(connect_to),
+    )
+    .await
+    else {
         return local(err(503), mode, Some(be_idx));
     };
     let mut failures: u32 = 0;
     let mut replays = 0;
-    let (resp, conn, permit) =
-        loop {
-            let (Some(srv), Some(srv_state)) = (be.servers.get(srv_idx), bs.servers.get(srv_idx))
-            else {
-                return local(err(503), mode, Some(be_idx));
-            };
-            let Some(addr) = srv.resolved else {
-                return local(err(503), mode, Some(be_idx));
-            };
-            let permit =
-                match acquire_slot(srv_state, srv.maxconn, ms(be.timeouts.queue).or(connect_to))
-                    .await
-                {
-                    Ok(p) => p,
-                    Err(_) => return local(err(503), mode, Some(be_idx)),
-                };
-            // A connection: the private one, a pooled one allowed by `http-reuse`, or a new one.
-            let mut reused = true;
-            // A PROXY protocol header describes one client: such connections stay private.
-            let private = be.http_reuse == HttpReuse::Never || srv.send_proxy.is_some();
-            let mut conn = if private {
-                sess.private
-                    .lock()
-                    .ok()
-                    .and_then(|mut p| p.take())
-                    .filter(|c| c.addr == addr && !c.sender.is_closed())
-            } else {
-                pool_take(addr, policy)
-            };
-            if conn.is_none() {
-                reused = false;
-                match connect(
-                    addr,
-                    connect_to,
-                    srv.send_proxy.map(|v| (v, &sess.info)),
-                    srv_state,
-                )
-                .await
-                {
-                    Ok(c) => conn = Some(c),
-                    Err(e) => {
-                        tracing::debug!("connect to {addr} failed: {e}");
-                        srv_state.failed_conns.fetch_add(1, Ordering::Relaxed);
-                        failures += 1;
-                        if failures > be.retries {
-                            return local(err(503), mode, Some(be_idx));
-                        }
-                        drop(permit);
-                        // HAProxy's turn-around timer: min(timeout connect, 1s) between attempts.
-                        let pause = connect_to
-                            .map_or(Duration::from_secs(1), |c| c.min(Duration::from_secs(1)));
-                        tokio::time::sleep(pause).await;
-                        if be.redispatch && failures == be.retries {
-                            if let Some(other) = pick_server(be, bs, Some(srv_idx)) {
-                                srv_idx = other;
-                            }
-                        }
-                        continue;
+    let (resp, conn, guard) = loop {
+        let (Some(srv), Some(srv_state)) = (be.servers.get(srv_idx), bs.servers.get(srv_idx))
+        else {
+            return local(err(503), mode, Some(be_idx));
+        };
+        let Some(addr) = srv.resolved else {
+            return local(err(503), mode, Some(be_idx));
+        };
+        // Counted in the server's current requests from now on.
+        let guard = srv_state.conn_guard();
+        // A connection: the private one, a pooled one allowed by `http-reuse`, or a new one.
+        let mut reused = true;
+        // A PROXY protocol header describes one client: such connections stay private.
+        let private = be.http_reuse == HttpReuse::Never || srv.send_proxy.is_some();
+        let mut conn = if private {
+            sess.private
+                .lock()
+                .ok()
+                .and_then(|mut p| p.take())
+                .filter(|c| c.addr == addr && !c.sender.is_closed())
+        } else {
+            pool_take(addr, policy)
+        };
+        if conn.is_none() {
+            reused = false;
+            match connect(addr, connect_to, srv.send_proxy.map(|v| (v, &sess.info))).await {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    tracing::debug!("connect to {addr} failed: {e}");
+                    srv_state.failed_conns.fetch_add(1, Ordering::Relaxed);
+                    failures += 1;
+                    if failures > be.retries {
+                        return local(err(503), mode, Some(be_idx));
                     }
+                    drop(guard);
+                    // HAProxy's turn-around timer: min(timeout connect, 1s) between attempts.
+                    let pause = connect_to
+                        .map_or(Duration::from_secs(1), |c| c.min(Duration::from_secs(1)));
+                    tokio::time::sleep(pause).await;
+                    if be.redispatch && failures == be.retries {
+                        if let Some(other) =
+                            pick_server_with_key(be, bs, Some(srv_idx), key.as_deref())
+                        {
+                            srv_idx = other;
+                        }
+                    }
+                    continue;
                 }
             }
-            let Some(mut c) = conn else { continue };
-            owned.server = Some(srv_idx);
-            // A pooled connection must be idle right away; a fresh one is ready at once.
-            let ready = match connect_to {
-                Some(d) => matches!(tokio::time::timeout(d, c.sender.ready()).await, Ok(Ok(()))),
-                None => c.sender.ready().await.is_ok(),
-            };
-            if !ready {
-                // A pooled connection died while idle: try again on a fresh one.
-                policy = Reuse::Fresh;
-                continue;
-            }
-            c.uses += 1;
-            let Some(mut r) = req.take() else {
-                return local(err(500), mode, Some(be_idx));
-            };
-            relay_informational(&mut r, &t.informational);
-            t.activity.touch();
-            let send = c.sender.try_send_request(r);
-            let result = match server_to {
-                Some(d) => tokio::select! {
-                    r = send => Some(r),
-                    _ = t.activity.idle_for(d) => None,
-                },
-                None => Some(send.await),
-            };
-            match result {
-                None => return local(err(504), mode, Some(be_idx)),
-                Some(Ok(resp)) => break (resp, c, permit),
-                Some(Err(mut e)) => {
-                    if let Some(m) = e.take_message() {
-                        req = Some(m);
+        }
+        let Some(mut c) = conn else { continue };
+        owned.server = Some(srv_idx);
+        // A pooled connection must be idle right away; a fresh one is ready at once.
+        let ready = match connect_to {
+            Some(d) => matches!(tokio::time::timeout(d, c.sender.ready()).await, Ok(Ok(()))),
+            None => c.sender.ready().await.is_ok(),
+        };
+        if !ready {
+            // A pooled connection died while idle: try again on a fresh one.
+            policy = Reuse::Fresh;
+            continue;
+        }
+        c.uses += 1;
+        let Some(mut r) = req.take() else {
+            return local(err(500), mode, Some(be_idx));
+        };
+        relay_informational(&mut r, &t.informational);
+        t.activity.touch();
+        let send = c.sender.try_send_request(r);
+        let result = match server_to {
+            Some(d) => tokio::select! {
+                r = send => Some(r),
+                _ = t.activity.idle_for(d) => None,
+            },
+            None => Some(send.await),
+        };
+        match result {
+            None => return local(err(504), mode, Some(be_idx)),
+            Some(Ok(resp)) => break (resp, c, guard),
+            Some(Err(mut e)) => {
+                if let Some(m) = e.take_message() {
+                    req = Some(m);
+                    policy = Reuse::Fresh;
+                    continue;
+                }
+                // The server closed a reused connection before answering: replay once on
+                // a new connection when the request had no body (HAProxy retries such
+                // requests too), else 502.
+                if reused && replays == 0 {
+                    if let (true, Some(p)) = (replayable, saved.as_ref()) {
+                        replays += 1;
+                        req = Some(Request::from_parts(clone_parts(p), super::body::empty()));
                         policy = Reuse::Fresh;
                         continue;
                     }
-                    // The server closed a reused connection before answering: replay once on
-                    // a new connection when the request had no body (HAProxy retries such
-                    // requests too), else 502.
-                    if reused && replays == 0 {
-                        if let (true, Some(p)) = (replayable, saved.as_ref()) {
-                            replays += 1;
-                            req = Some(Request::from_parts(clone_parts(p), super::body::empty()));
-                            policy = Reuse::Fresh;
-                            continue;
-                        }
-                    }
-                    tracing::debug!("server error: {}", e.error());
-                    return local(err(502), mode, Some(be_idx));
                 }
+                tracing::debug!("server error: {}", e.error());
+                return local(err(502), mode, Some(be_idx));
             }
-        };
+        }
+    };
 
     // 6. The response.
     let mut resp = resp;
@@ -406,7 +403,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
                 head,
                 server,
                 timeouts,
-                permit,
+                guard: Some(guard),
             })),
             mode,
             backend: Some(be_idx),
@@ -437,7 +434,13 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
             .servers
             .get(srv_idx)
             .is_some_and(|s| s.send_proxy.is_some());
-    let body = ServerBody::new(rbody, Some(conn), ret_to(mode, private), permit, server_to);
+    let body = ServerBody::new(
+        rbody,
+        Some(conn),
+        ret_to(mode, private),
+        Some(guard),
+        server_to,
+    );
     Outcome {
         reply: Reply::Proxied(Box::new(Response::from_parts(rparts, body))),
         mode,

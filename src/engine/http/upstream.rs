@@ -1,6 +1,11 @@
 //! The server side: HTTP/1.1 connections to servers (hyper's client connection over a
-//! `TcpStream`), a small idle pool keyed by server address, `maxconn`/`timeout queue`
-//! slots, and [`ServerBody`], which hands the connection back when a response ends.
+//! `TcpStream`), a small idle pool keyed by server address, server choice with HAProxy's
+//! queue ([`pick_queued`]), and [`ServerBody`], which hands the connection back when a
+//! response ends.
+//!
+//! A server's `cur_conns` counts requests in progress (HAProxy's "current sessions"), not
+//! TCP connections: an idle pooled connection does not use a `maxconn` slot. The caller takes
+//! the guard when it sends a request; [`ServerBody`] or the tunnel drops it at the end.
 //!
 //! Reuse follows `http-reuse` (decided by the caller through [`Reuse`]): `safe` never sends
 //! the first request of a client connection over a pooled connection, `aggressive` only over
@@ -13,7 +18,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,12 +26,12 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Sleep;
 
+use crate::config::ir::Backend;
 use crate::config::ir::ProxyProtocol;
 use crate::engine::conn::ConnInfo;
-use crate::engine::state::ServerState;
+use crate::engine::state::{pick_server_with_key, BackendState, ServerConnGuard};
 
 use super::body::{BoxError, ReqBody};
 
@@ -110,13 +115,12 @@ pub fn pool_idle(addr: SocketAddr) -> usize {
 }
 
 /// Opens a connection to `addr` within `connect_timeout` (with a PROXY protocol header
-/// first for `send-proxy` servers). The connection task counts in the server's `cur_conns`
-/// while it lives and ends when the sender is dropped or the server closes.
+/// first for `send-proxy` servers). The connection task ends when the sender is dropped or
+/// the server closes.
 pub async fn connect(
     addr: SocketAddr,
     connect_timeout: Option<Duration>,
     proxy: Option<(ProxyProtocol, &ConnInfo)>,
-    srv: &Arc<ServerState>,
 ) -> io::Result<ServerConn> {
     let tcp = crate::engine::server_conn::connect(addr, connect_timeout, proxy).await?;
     let (sender, conn) = http1::Builder::new()
@@ -126,9 +130,7 @@ pub async fn connect(
         .handshake::<_, ReqBody>(TokioIo::new(tcp))
         .await
         .map_err(io::Error::other)?;
-    let guard = srv.conn_guard();
     tokio::spawn(async move {
-        let _guard = guard;
         if let Err(e) = conn.with_upgrades().await {
             tracing::debug!("server connection to {addr} ended: {e}");
         }
@@ -141,51 +143,69 @@ pub async fn connect(
 }
 
 // ---------------------------------------------------------------------------------------
-// maxconn slots
+// Server choice with HAProxy's queue
 
-type SlotMap = HashMap<usize, (Weak<ServerState>, Arc<Semaphore>)>;
-
-fn slots() -> &'static Mutex<SlotMap> {
-    static SLOTS: std::sync::OnceLock<Mutex<SlotMap>> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| Mutex::new(HashMap::new()))
+/// Picks a server with the backend's algorithm (`key` as [`balance_key`] computes it). When servers are usable but all at their
+/// `maxconn` (the balancer skips full ones), waits like HAProxy's backend queue for up to
+/// `wait` (`timeout queue`, else `timeout connect`; `None` waits without limit). `None`
+/// when no server can take the request.
+pub async fn pick_queued(
+    be: &Backend,
+    bs: &BackendState,
+    avoid: Option<usize>,
+    key: Option<&[u8]>,
+    wait: Option<Duration>,
+) -> Option<usize> {
+    let deadline = wait.map(|w| tokio::time::Instant::now() + w);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(i) = pick_server_with_key(be, bs, avoid, key) {
+            return Some(i);
+        }
+        let any_usable = be
+            .servers
+            .iter()
+            .zip(&bs.servers)
+            .any(|(s, st)| s.resolved.is_some() && st.is_usable());
+        if !any_usable {
+            return None;
+        }
+        let now = tokio::time::Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return None;
+        }
+        // The balancer has no wake-up hook: poll with a short backoff.
+        let next = now + pause;
+        tokio::time::sleep_until(deadline.map_or(next, |d| d.min(next))).await;
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
 }
 
-/// Why no slot was obtained.
-#[derive(Debug)]
-pub struct QueueTimeout;
-
-/// Waits for one of the server's `maxconn` slots for at most `wait` (`timeout queue`, else
-/// `timeout connect`, as HAProxy). No `maxconn` → no slot needed.
-pub async fn acquire_slot(
-    srv: &Arc<ServerState>,
-    maxconn: Option<u32>,
-    wait: Option<Duration>,
-) -> Result<Option<OwnedSemaphorePermit>, QueueTimeout> {
-    let Some(max) = maxconn.filter(|&m| m > 0) else {
-        return Ok(None);
-    };
-    let sem = {
-        let Ok(mut map) = slots().lock() else {
-            return Ok(None);
-        };
-        map.retain(|_, (w, _)| w.strong_count() > 0);
-        let key = Arc::as_ptr(srv) as usize;
-        match map.get(&key) {
-            Some((w, s)) if w.upgrade().is_some_and(|a| Arc::ptr_eq(&a, srv)) => s.clone(),
-            _ => {
-                let s = Arc::new(Semaphore::new(max as usize));
-                map.insert(key, (Arc::downgrade(srv), s.clone()));
-                s
-            }
+/// The key a hashing `balance` algorithm needs for this request, as `src/balance` expects
+/// it: the client address for `source`, the request-line URI for `uri` and `url_param`, the
+/// first value of the header for `hdr` (`None` when absent or empty), the sample's bytes for
+/// `hash <expr>`.
+pub fn balance_key(be: &Backend, view: &super::sample::ReqView<'_>) -> Option<Vec<u8>> {
+    use crate::config::ir::Balance;
+    match &be.balance {
+        Balance::Source => Some(
+            crate::balance::keys::source_key(&view.info.peer.ip().to_canonical())
+                .as_bytes()
+                .to_vec(),
+        ),
+        Balance::Uri { .. } | Balance::UrlParam { .. } => {
+            Some(view.parts.uri.to_string().into_bytes())
         }
-    };
-    let fut = sem.acquire_owned();
-    match wait {
-        Some(w) => match tokio::time::timeout(w, fut).await {
-            Ok(Ok(p)) => Ok(Some(p)),
-            _ => Err(QueueTimeout),
-        },
-        None => fut.await.map(Some).map_err(|_| QueueTimeout),
+        Balance::Hdr { name, .. } => {
+            let v = view.parts.headers.get(name.to_ascii_lowercase().as_str())?;
+            (!v.is_empty()).then(|| v.as_bytes().to_vec())
+        }
+        Balance::Hash { expr } => {
+            let sample = super::logfmt::parse_sample(expr)?;
+            let vals = super::sample::fetch(view, &sample).ok()?;
+            vals.last().map(|v| v.to_text().into_bytes())
+        }
+        _ => None,
     }
 }
 
@@ -203,12 +223,12 @@ pub enum ReturnTo {
 }
 
 /// A server's response body. Enforces `timeout server` between frames, and returns the
-/// connection (and the `maxconn` slot) when the body ends cleanly.
+/// connection when the body ends cleanly. Holds the server's request guard until the end.
 pub struct ServerBody {
     inner: Incoming,
     conn: Option<ServerConn>,
     ret: ReturnTo,
-    permit: Option<OwnedSemaphorePermit>,
+    guard: Option<ServerConnGuard>,
     idle: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
     ended: bool,
@@ -219,14 +239,14 @@ impl ServerBody {
         inner: Incoming,
         conn: Option<ServerConn>,
         ret: ReturnTo,
-        permit: Option<OwnedSemaphorePermit>,
+        guard: Option<ServerConnGuard>,
         idle: Option<Duration>,
     ) -> Self {
         let mut b = ServerBody {
             inner,
             conn,
             ret,
-            permit,
+            guard,
             idle,
             timer: None,
             ended: false,
@@ -241,7 +261,7 @@ impl ServerBody {
 
     fn finish(&mut self) {
         self.ended = true;
-        self.permit.take();
+        self.guard.take();
         if let Some(conn) = self.conn.take() {
             match &self.ret {
                 ReturnTo::Pool => pool_put(conn),
@@ -289,7 +309,7 @@ impl Body for ServerBody {
                 // A broken connection is never reused.
                 this.conn = None;
                 this.ended = true;
-                this.permit.take();
+                this.guard.take();
                 Poll::Ready(Some(Err(e.into())))
             }
             Poll::Ready(None) => {
@@ -304,7 +324,7 @@ impl Body for ServerBody {
                     if timer.as_mut().poll(cx).is_ready() {
                         this.conn = None;
                         this.ended = true;
-                        this.permit.take();
+                        this.guard.take();
                         return Poll::Ready(Some(Err(Box::new(ServerTimeout))));
                     }
                 }
