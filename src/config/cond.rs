@@ -14,6 +14,9 @@ use nom::{IResult, Parser};
 /// The HAProxy version haproxide is compatible with, for `version_atleast`/`version_before`.
 pub const COMPAT_VERSION: &str = "2.6.12";
 
+/// The OpenSSL version the TLS stack is comparable to, for `openssl_version_*`.
+pub const TLS_COMPAT_VERSION: &str = "3.0.0";
+
 /// Build features reported to `feature(NAME)`: only what haproxide really provides.
 pub const FEATURES: &[&str] = &["OPENSSL", "GETADDRINFO", "LINUX_SPLICE", "TFO"];
 
@@ -163,6 +166,11 @@ fn term<'a>(ctx: &mut Ctx<'_>, input: &'a str) -> Option<(&'a str, bool)> {
         "strneq" => (2, |_, a| a[0] != a[1]),
         "version_atleast" => (1, |_, a| compare_versions(COMPAT_VERSION, a[0]) != std::cmp::Ordering::Less),
         "version_before" => (1, |_, a| compare_versions(COMPAT_VERSION, a[0]) == std::cmp::Ordering::Less),
+        // haproxide's TLS stack is rustls, which offers what OpenSSL 3.0 offers to configs
+        // that probe versions (TLS 1.3, modern ciphers); its library name is "rustls".
+        "openssl_version_atleast" => (1, |_, a| compare_versions(TLS_COMPAT_VERSION, a[0]) != std::cmp::Ordering::Less),
+        "openssl_version_before" => (1, |_, a| compare_versions(TLS_COMPAT_VERSION, a[0]) == std::cmp::Ordering::Less),
+        "ssllib_name_startswith" => (1, |_, a| "rustls".starts_with(a[0])),
         _ => return None,
     };
     let Some(args_start) = rest.strip_prefix('(') else {

@@ -147,8 +147,20 @@ struct CondFrame {
 fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
     let (lines, missing_lf) = split_lines(&file.text);
     let mut conds: Vec<CondFrame> = Vec::new();
+    // HAProxy gives up on a file after 50 lines with fatal errors.
+    let mut fatal_lines = 0usize;
+    let mut fatal_seen = ctx.haproxy_fatal_count();
     for line in &lines {
         let loc = Location { file: file.name.clone(), line: line.number, col: None };
+        if ctx.haproxy_fatal_count() > fatal_seen {
+            fatal_lines += 1;
+            fatal_seen = ctx.haproxy_fatal_count();
+        }
+        if fatal_lines >= 50 {
+            // HAProxy stops reading this file but goes on (no abort).
+            ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "too-many-errors", loc, format!("too many fatal errors ({fatal_lines}), stopping now.")));
+            return false;
+        }
         ctx.set_position(&file.name, line.number);
         if let Some(nul) = line.text.find('\0') {
             ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "nul-byte", loc.clone(), format!("Stray NUL character at position {}.", nul + 1)));

@@ -2,25 +2,28 @@
 //! keyword HAProxy would: a fingerprint of letter/digit/other transitions per word, compared
 //! by summed absolute difference, rejected when farther than twice either word's length.
 
-/// Character classes of the fingerprint: 0..25 letters, 26 digit, 27 other, 28 begin, 29 end.
+/// Character classes as HAProxy 2.6 numbers them: letters 1..=26 (case-insensitive),
+/// digits 27, anything else 28; the word's begin and end also count as 28.
 fn class(c: u8) -> usize {
-    match c {
-        b'a'..=b'z' => (c - b'a') as usize,
-        b'A'..=b'Z' => (c - b'A') as usize,
-        b'0'..=b'9' => 26,
-        _ => 27,
+    match c.to_ascii_lowercase() {
+        c @ b'a'..=b'z' => (c - b'a') as usize + 1,
+        b'0'..=b'9' => 27,
+        _ => 28,
     }
 }
 
+/// Counts transitions `32 * from + to`, and flags each class seen in the first row, the
+/// way HAProxy's `update_word_fingerprint` does.
 fn fingerprint(word: &str) -> [u8; 1024] {
     let mut fp = [0u8; 1024];
     let mut from = 28usize;
     for &b in word.as_bytes() {
         let to = class(b);
-        fp[from * 32 + to] = fp[from * 32 + to].saturating_add(1);
+        fp[to] = 1;
+        fp[32 * from + to] = fp[32 * from + to].wrapping_add(1);
         from = to;
     }
-    fp[from * 32 + 29] = fp[from * 32 + 29].saturating_add(1);
+    fp[32 * from + 28] = fp[32 * from + 28].wrapping_add(1);
     fp
 }
 

@@ -97,13 +97,19 @@ fn method_from_flag(m: &str) -> Option<MatchMethod> {
     })
 }
 
-/// Parses `<criterion> [flags] <values...>` from `words[start..]`. `what` names the context
+/// Fills HAProxy's message template `what` (`... : {}.`) with one error text.
+pub fn wrap(what: &str, msg: &str) -> String {
+    what.replacen("{}", msg, 1)
+}
+
+/// Parses `<criterion> [flags] <values...>` from `words[start..]`. `what` is the message
+/// template of the context (`error detected while parsing ACL 'x' : {}.`)
 /// for messages (`ACL 'x'`).
 fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, what: &str) -> Option<AclExpr> {
     let crit = arg(words, start);
     let cloc = at(loc, words, start);
     let Some(sample) = parse_sample(crit) else {
-        ctx.fatal(&cloc, "bad-acl", format!("error detected while parsing {what} : missing closing ')' after arguments to fetch keyword '{crit}' in ACL expression '{crit}'."));
+        ctx.fatal(&cloc, "bad-acl", wrap(what, &format!("missing closing ')' after arguments to fetch keyword '{crit}' in ACL expression '{crit}'")));
         return None;
     };
     let section = Sections::NONE;
@@ -113,7 +119,7 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
                 super::super::diag::Severity::Fatal,
                 "unknown-fetch",
                 cloc.clone(),
-                format!("error detected while parsing {what} : unknown fetch method '{0}' in ACL expression '{0}'.", sample.fetch),
+                wrap(what, &format!("unknown fetch method '{0}' in ACL expression '{0}'", sample.fetch)),
             );
             if let Some(s) = super::super::suggest::best_match(&sample.fetch, Family::Fetch.rows().iter().map(|k| k.name)) {
                 d = d.with_help(format!("did you mean '{s}'?"));
@@ -130,7 +136,7 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
     for (conv, _) in &sample.converters {
         match keywords::lookup(Family::Converter, conv, section) {
             None => {
-                ctx.fatal(&cloc, "unknown-converter", format!("error detected while parsing {what} : unknown converter '{conv}'."));
+                ctx.fatal(&cloc, "unknown-converter", wrap(what, &format!("unknown converter '{conv}'")));
                 return None;
             }
             Some(row) if row.support != Support::Implemented => {
@@ -141,6 +147,17 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
         }
     }
     let (mut method, _) = implied_method(&sample.fetch);
+    if method != MatchMethod::Bool && arg(words, start + 1).is_empty() {
+        ctx.push(super::super::diag::Diagnostic::plain(
+            super::super::diag::Severity::Warning,
+            "acl-without-pattern",
+            Some(cloc.clone()),
+            format!(
+                "parsing acl keyword '{}' :\n  no pattern to match against were provided, so this ACL will never match.\n  If this is what you intended, please add '--' to get rid of this warning.\n  If you intended to match only for existence, please use '-m found'.\n  If you wanted to force an int to match as a bool, please use '-m bool'.\n",
+                sample.fetch
+            ),
+        ));
+    }
     let mut ignore_case = false;
     let mut i = start + 1;
     while i < words.len() {
@@ -151,7 +168,7 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
                 match method_from_flag(m) {
                     Some(mm) => method = mm,
                     None => {
-                        ctx.fatal(&at(loc, words, i + 1), "bad-acl", format!("error detected while parsing {what} : unknown matching method '{m}' when parsing ACL expression."));
+                        ctx.fatal(&at(loc, words, i + 1), "bad-acl", wrap(what, &format!("unknown matching method '{m}' when parsing ACL expression")));
                         return None;
                     }
                 }
@@ -192,8 +209,16 @@ pub fn parse_acl_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'))) {
         return ctx.fatal(&at(loc, words, 1), "bad-name", format!("character '{c}' is not permitted in acl name '{name}'"));
     }
-    let what = format!("ACL '{name}'");
-    let Some(expr) = parse_acl_expr(ctx, words, 2, loc, &what) else { return };
+    let what = format!("error detected while parsing ACL '{name}' : {{}}.");
+    let unsupported_before = unsupported_count(ctx);
+    let Some(expr) = parse_acl_expr(ctx, words, 2, loc, &what) else {
+        if unsupported_count(ctx) > unsupported_before {
+            if let SectionState::Proxy(p) = &mut ctx.section {
+                p.refused_acls.push(name);
+            }
+        }
+        return;
+    };
     let SectionState::Proxy(p) = &mut ctx.section else { return };
     match p.acls.iter_mut().find(|a| a.name.as_deref() == Some(name.as_str())) {
         Some(a) => a.alternatives.push(expr),
@@ -236,7 +261,7 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
         "if" => false,
         "unless" => true,
         other => {
-            ctx.fatal(&at(loc, words, start), "bad-condition", format!("error detected while parsing {what} : unexpected '{other}', expects 'if' or 'unless' followed by a condition."));
+            ctx.fatal(&at(loc, words, start), "bad-condition", wrap(what, &format!("unexpected '{other}', expects 'if' or 'unless' followed by a condition")));
             return None;
         }
     };
@@ -262,7 +287,7 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
         let acl_index = if term == "{" {
             let close = words[i..].iter().position(|x| x.text == "}").map(|p| p + i);
             let Some(close) = close else {
-                ctx.fatal(&at(loc, words, i), "bad-condition", format!("error detected while parsing {what} : missing closing '}}' in condition."));
+                ctx.fatal(&at(loc, words, i), "bad-condition", wrap(what, &format!("missing closing '}}' in condition")));
                 return None;
             };
             let inner = &words[..close];
@@ -273,6 +298,9 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
             idx
         } else if let Some(expr) = predefined(term) {
             push_anonymous(ctx, expr)
+        } else if is_refused(ctx, term) {
+            // Already refused by name where it was defined.
+            return None;
         } else if UNSUPPORTED_PREDEFINED.contains(&term) {
             ctx.push(unsupported(&at(loc, words, i), &format!("predefined ACL {term}")));
             return None;
@@ -281,8 +309,12 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
                 super::super::diag::Severity::Fatal,
                 "unknown-acl",
                 at(loc, words, i),
-                format!("error detected while parsing {what} : no such ACL : '{term}'."),
+                wrap(what, &format!("no such ACL : '{term}'")),
             );
+            if what.contains("condition : {}") {
+                // HAProxy stops reading the file after a bad http-request/response condition.
+                ctx.abort = true;
+            }
             if term.starts_with('{') {
                 d = d.with_help("an anonymous ACL needs spaces inside its braces: '{ fetch value }'");
             } else if let Some(s) = super::super::suggest::best_match(term, acl_names(ctx).iter().map(String::as_str)) {
@@ -299,6 +331,17 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
         i += 1;
     }
     Some(Condition { unless, any_of })
+}
+
+fn unsupported_count(ctx: &Ctx) -> usize {
+    ctx.diags.iter().filter(|d| d.code == "unsupported-keyword").count()
+}
+
+fn is_refused(ctx: &Ctx, name: &str) -> bool {
+    match &ctx.section {
+        SectionState::Proxy(p) => p.refused_acls.iter().any(|a| a == name),
+        _ => false,
+    }
 }
 
 fn acl_names(ctx: &Ctx) -> Vec<String> {

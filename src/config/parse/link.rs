@@ -159,7 +159,12 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             link_warn(ctx, d, "no-bind", format!("{label} '{name}' has no 'bind' directive. Please declare it as a backend if this was intended."));
         }
         let t = &d.timeouts;
-        if (d.has_fe() && t.client.is_none()) || (d.has_be() && (t.connect.is_none() || t.server.is_none())) {
+        // HAProxy's condition: a frontend needs `client`; a backend with servers needs
+        // `connect`, and `server` unless a TCP backend has `tunnel`.
+        let be_incomplete = d.has_be()
+            && !d.servers.is_empty()
+            && (t.connect.is_none() || (t.server.is_none() && (d.mode == Mode::Http || t.tunnel.is_none())));
+        if (d.has_fe() && t.client.is_none()) || be_incomplete {
             link_warn(
                 ctx,
                 d,

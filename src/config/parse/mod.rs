@@ -63,6 +63,7 @@ pub struct Ctx {
     pub fatal_offset: usize,
     fatal: usize,
     parse_fatal: usize,
+    haproxy_fatal: usize,
 }
 
 impl Ctx {
@@ -87,6 +88,7 @@ impl Ctx {
             fatal_offset: 0,
             fatal: 0,
             parse_fatal: 0,
+            haproxy_fatal: 0,
         }
     }
 
@@ -95,6 +97,9 @@ impl Ctx {
             self.fatal += 1;
             if d.phase == super::diag::Phase::Parse {
                 self.parse_fatal += 1;
+                if !d.haproxide_only {
+                    self.haproxy_fatal += 1;
+                }
             }
         }
         self.diags.push(d);
@@ -102,6 +107,11 @@ impl Ctx {
 
     pub fn fatal_count(&self) -> usize {
         self.fatal
+    }
+
+    /// Fatal parse errors HAProxy itself would report (not haproxide's refusals).
+    pub fn haproxy_fatal_count(&self) -> usize {
+        self.haproxy_fatal
     }
 
     /// Fatal errors of the parse phase only (HAProxy's "Error(s) found in file" trailer).
@@ -218,9 +228,11 @@ pub fn dispatch_body(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     }
     // Compound keywords (`timeout client`, `stats uri`...) are rows of their own.
     let compound = words.get(1).map(|w| format!("{first} {}", w.text));
-    let row = compound
+    let triple = words.get(2).and_then(|w| compound.as_ref().map(|c| format!("{c} {}", w.text)));
+    let row = triple
         .as_deref()
         .and_then(|c| keywords::lookup(Family::Directive, c, section))
+        .or_else(|| compound.as_deref().and_then(|c| keywords::lookup(Family::Directive, c, section)))
         .filter(|k| k.sections.intersects(section) || is_proxy_family(section, k))
         .or_else(|| keywords::lookup(Family::Directive, first, section))
         // `timeout <unknown kind>` gets HAProxy's list of kinds from the timeout parser.
@@ -277,6 +289,19 @@ pub fn check_status(ctx: &mut Ctx, row: &Keyword, words: &[Word], loc: &Location
     }
 }
 
+/// HAProxy's extra "did you mean" candidates for global and proxy sections
+/// (`common_kw_list` in cfgparse-listen.c).
+const COMMON_KEYWORDS: &[&str] = &[
+    "listen", "frontend", "backend", "defaults", "server", "default-server", "server-template", "bind", "monitor-net",
+    "monitor-uri", "mode", "id", "description", "disabled", "enabled", "bind-process", "acl", "dynamic-cookie-key",
+    "cookie", "email-alert", "persist", "appsession", "load-server-state-from-file", "server-state-file-name",
+    "max-session-srv-conns", "capture", "retries", "http-request", "http-response", "http-after-response",
+    "http-send-name-header", "block", "redirect", "use_backend", "use-server", "force-persist", "ignore-persist",
+    "force-persist", "stick-table", "stick", "stats", "option", "default_backend", "http-reuse", "monitor", "transparent",
+    "maxconn", "backlog", "fullconn", "dispatch", "balance", "hash-type", "hash-balance-factor", "unique-id-format",
+    "unique-id-header", "log-format", "log-format-sd", "log-tag", "log", "source", "usesrc", "error-log-format",
+];
+
 fn unknown_keyword(ctx: &mut Ctx, words: &[Word], loc: &Location, section: Sections) {
     let first = &words[0].text;
     let candidates: Vec<&str> = Family::Directive
@@ -284,7 +309,7 @@ fn unknown_keyword(ctx: &mut Ctx, words: &[Word], loc: &Location, section: Secti
         .iter()
         .filter(|k| k.sections.intersects(section))
         .map(|k| k.name.split(' ').next().unwrap_or(k.name))
-        .chain(Family::Section.rows().iter().map(|k| k.name))
+        .chain(COMMON_KEYWORDS.iter().copied())
         .collect();
     let label = section_label(section);
     let label = if label == "unknown" { ctx.section_name.clone() } else { label.to_string() };

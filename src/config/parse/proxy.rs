@@ -58,6 +58,11 @@ pub struct ProxyDraft {
     pub first_use_backend_line: Option<usize>,
     /// Where `option httplog` was set, for the link-time "not usable in tcp mode" warning.
     pub httplog_loc: Option<Location>,
+    /// ACL names whose definition was refused as unsupported: references to them are not
+    /// reported again as unknown (the configuration is already refused by name).
+    pub refused_acls: Vec<String>,
+    /// Line of the first `redirect`, for rule-order warnings.
+    pub first_redirect_line: Option<usize>,
 }
 
 impl ProxyDraft {
@@ -103,6 +108,8 @@ impl ProxyDraft {
             stats: None,
             first_use_backend_line: None,
             httplog_loc: None,
+            refused_acls: Vec::new(),
+            first_redirect_line: None,
         }
     }
 
@@ -150,10 +157,14 @@ pub fn start_proxy(ctx: &mut Ctx, kind: Sections, label: &str, words: &[Word], l
         if words[2].text == "from" && words.len() == 4 {
             from = Some(words[3].text.clone());
         } else {
-            ctx.push(
-                Diagnostic::parsing(Severity::Fatal, "legacy-address", at(loc, words, 2), "please use the 'bind' keyword for listening addresses.")
-                    .with_help(format!("move '{}' to a 'bind {}' line inside the section", words[2].text, words[2].text)),
-            );
+            // HAProxy prints this for frontends and listens only, and does not count it as
+            // fatal: the section's body lines are what fail ("'listen' or 'defaults' expected").
+            if kind != Sections::BACKEND {
+                ctx.push(
+                    Diagnostic::parsing(Severity::AlertNonFatal, "legacy-address", at(loc, words, 2), "please use the 'bind' keyword for listening addresses.")
+                        .with_help(format!("move '{}' to a 'bind {}' line inside the section", words[2].text, words[2].text)),
+                );
+            }
             ctx.section = SectionState::LegacyAddress;
             ctx.section_kind_bits = kind;
             return;
@@ -337,7 +348,7 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
                 return ctx.fatal(&kw_loc, "missing-argument", "'use_backend' expects a backend name.");
             }
             let cond = if words.len() > 2 {
-                match acl::parse_condition(ctx, words, 2, loc, "switching rule") {
+                match acl::parse_condition(ctx, words, 2, loc, "error detected while parsing switching rule : {}.") {
                     Some(c) => Some(c),
                     None => return,
                 }
@@ -396,6 +407,10 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             }
             let f = arg(words, 1).to_string();
             if let Some(p) = proxy(ctx) {
+                if !p.has_fe() {
+                    let pname = p.display_name();
+                    return ctx.warn(&kw_loc, "capability-ignored", format!("backend '{pname}' : 'log-format' directive is ignored in backends."));
+                }
                 p.custom_log_format = Some(f);
             }
         }
@@ -645,6 +660,9 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
     let (label, pname) = (p.label(), p.display_name());
     let fe_only = matches!(name, "httplog" | "tcplog" | "dontlognull" | "http-buffer-request");
     let be_only = matches!(name, "redispatch" | "httpchk" | "allbackups" | "persist" | "tcp-check" | "log-health-checks" | "abortonclose");
+    if matches!(name, "httplog" | "tcplog") && !p.has_fe() {
+        return ctx.warn(&oloc, "capability-ignored", format!("backend '{pname}' : 'option {name}' directive is ignored in backends."));
+    }
     if fe_only && !p.has_fe() {
         return ctx.warn(&oloc, "capability-ignored", format!("'{name}' ignored because {label} '{pname}' has no frontend capability."));
     }
@@ -727,7 +745,7 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
                         headers.push((n.trim().to_string(), v.trim().to_string()));
                     }
                 }
-                ctx.push(Diagnostic::parsing(
+                ctx.push(Diagnostic::parsing_tight(
                     Severity::Warning,
                     "deprecated",
                     oloc.clone(),
@@ -915,6 +933,8 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                         i += 1;
                     }
                     "body" => chk.body = Some(v),
+                    // A comment only labels the step in HAProxy's logs.
+                    "comment" => {}
                     other => {
                         return ctx.fatal(
                             &at(loc, words, i),

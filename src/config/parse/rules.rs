@@ -76,8 +76,10 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
     }
     let end = cond_start(words, 2).unwrap_or(words.len());
     let args: Vec<&str> = words[2..end].iter().map(|w| w.text.as_str()).collect();
-    let what = format!("an '{kw} {action}' condition");
-    let cond = if end < words.len() { Some(acl::parse_condition(ctx, words, end, loc, &what)) } else { None };
+    let what = format!("error detected while parsing an '{kw} {action}' condition : {{}}.");
+    // `redirect` parses its own condition (HAProxy words its errors differently).
+    let cond = if end < words.len() && action != "redirect" { Some(acl::parse_condition(ctx, words, end, loc, &what)) } else { None };
+    let mut redirect_cond = None;
     let cond = match cond {
         Some(None) => return,
         Some(Some(c)) => Some(c),
@@ -116,8 +118,11 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
             }
             HttpAction::Deny { status }
         }
-        "redirect" => match parse_redirect(ctx, &args, &aloc) {
-            Some(r) => HttpAction::Redirect(r),
+        "redirect" => match parse_redirect(ctx, words, 2, loc, &format!("'{kw} redirect' rule")) {
+            Some((r, c)) => {
+                redirect_cond = c;
+                HttpAction::Redirect(r)
+            }
             None => return,
         },
         "return" => {
@@ -171,6 +176,7 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
         _ => return ctx.push(unsupported(&aloc, &format!("{kw} {action}"))),
     };
     let origin = Origin { file: loc.file.clone(), line: loc.line };
+    let cond = cond.or(redirect_cond);
     let rule = HttpRule { action: http_action, cond, origin };
     let line = loc.line;
     let mut warn_order = false;
@@ -203,82 +209,104 @@ fn quoted_list(items: &[&str]) -> String {
     }
 }
 
-fn parse_redirect(ctx: &mut Ctx, args: &[&str], loc: &Location) -> Option<Redirect> {
-    let kind = match args.first().copied() {
-        Some("location") => RedirectKind::Location,
-        Some("prefix") => RedirectKind::Prefix,
-        Some("scheme") => RedirectKind::Scheme,
-        _ => {
-            ctx.fatal(loc, "bad-rule", "'redirect' expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '').");
+/// HAProxy's `http_parse_redirect_rule`: options in any order, then an optional condition.
+/// `px` is `frontend 'name'`-style, `rule` names the rule in messages (`redirect rule`,
+/// `'http-request redirect' rule`). Returns `None` after reporting an error.
+fn parse_redirect(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, rule: &str) -> Option<(Redirect, Option<super::super::ir::Condition>)> {
+    let px = proxy_desc(ctx);
+    let fail = |ctx: &mut Ctx, at_loc: Location, msg: String| {
+        ctx.fatal(&at_loc, "bad-rule", format!("error detected in {px} while parsing {rule} : {msg}."));
+    };
+    let mut kind = None;
+    let mut target = String::new();
+    let mut code = 302u16;
+    let (mut drop_query, mut append_slash) = (false, false);
+    let (mut set_cookie, mut clear_cookie) = (None, None);
+    let mut cond = None;
+    let mut i = start;
+    while i < words.len() {
+        let a = arg(words, i);
+        let next = arg(words, i + 1).to_string();
+        let needs_value = matches!(a, "location" | "prefix" | "scheme" | "set-cookie" | "clear-cookie" | "code");
+        if needs_value && next.is_empty() {
+            fail(ctx, at(loc, words, i), format!("missing argument for '{a}'"));
             return None;
         }
-    };
-    let Some(target) = args.get(1) else {
-        ctx.fatal(loc, "bad-rule", format!("'redirect': missing argument after '{}'.", args[0]));
-        return None;
-    };
-    let mut r = Redirect {
-        kind,
-        target: LogFormat(target.to_string()),
-        code: 302,
-        drop_query: false,
-        append_slash: false,
-        set_cookie: None,
-        clear_cookie: None,
-    };
-    let mut i = 2;
-    while i < args.len() {
-        match args[i] {
-            "code" => {
-                let c = args.get(i + 1).copied().unwrap_or("");
-                let n = values::atoi(c);
-                if ![301, 302, 303, 307, 308].contains(&n) {
-                    ctx.fatal(loc, "bad-rule", format!("'code': unsupported HTTP code '{c}' (must be one of 301, 302, 303, 307 or 308)."));
-                    return None;
-                }
-                r.code = n as u16;
+        match a {
+            "location" | "prefix" | "scheme" => {
+                kind = Some(match a {
+                    "location" => RedirectKind::Location,
+                    "prefix" => RedirectKind::Prefix,
+                    _ => RedirectKind::Scheme,
+                });
+                target = next;
                 i += 1;
             }
-            "drop-query" => r.drop_query = true,
-            "append-slash" => r.append_slash = true,
             "set-cookie" => {
-                r.set_cookie = args.get(i + 1).map(|s| s.to_string());
+                set_cookie = Some(next);
                 i += 1;
             }
             "clear-cookie" => {
-                r.clear_cookie = args.get(i + 1).map(|s| s.to_string());
+                clear_cookie = Some(next);
                 i += 1;
             }
+            "code" => {
+                let n = values::atoi(&next);
+                if !matches!(n, 301..=303 | 307 | 308) {
+                    fail(ctx, at(loc, words, i + 1), format!("'code': unsupported HTTP code '{next}' (must be one of 301, 302, 303, 307 or 308)"));
+                    return None;
+                }
+                code = n as u16;
+                i += 1;
+            }
+            "drop-query" => drop_query = true,
+            "append-slash" => append_slash = true,
+            "ignore-empty" => {
+                ctx.push(unsupported(&at(loc, words, i), "redirect ignore-empty"));
+                return None;
+            }
+            "if" | "unless" => {
+                let template = format!("error detected in {px} while parsing {rule} : error in condition: {{}}.");
+                cond = Some(acl::parse_condition(ctx, words, i, loc, &template)?);
+                break;
+            }
             other => {
-                ctx.fatal(
-                    loc,
-                    "bad-rule",
-                    format!("'redirect' expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '{other}')."),
+                fail(
+                    ctx,
+                    at(loc, words, i),
+                    format!("expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '{other}')"),
                 );
                 return None;
             }
         }
         i += 1;
     }
-    Some(r)
+    let Some(kind) = kind else {
+        fail(ctx, loc.clone(), "redirection type expected ('prefix', 'location', or 'scheme')".into());
+        return None;
+    };
+    let r = Redirect { kind, target: LogFormat(target), code, drop_query, append_slash, set_cookie, clear_cookie };
+    Some((r, cond))
 }
 
 /// The standalone `redirect` directive.
 pub fn parse_redirect_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
-    let end = cond_start(words, 1).unwrap_or(words.len());
-    let args: Vec<&str> = words[1..end].iter().map(|w| w.text.as_str()).collect();
-    let Some(r) = parse_redirect(ctx, &args, &at(loc, words, 1)) else { return };
-    let cond = if end < words.len() {
-        match acl::parse_condition(ctx, words, end, loc, "a 'redirect' rule") {
-            Some(c) => Some(c),
-            None => return,
+    if let SectionState::Proxy(p) = &ctx.section {
+        if p.is_defaults() {
+            return ctx.fatal(loc, "not-in-defaults", "'redirect' not allowed in 'defaults' section.");
         }
-    } else {
-        None
-    };
+    }
+    let Some((r, cond)) = parse_redirect(ctx, words, 1, loc, "redirect rule") else { return };
     let origin = Origin { file: loc.file.clone(), line: loc.line };
+    let line = loc.line;
+    let mut warn = false;
     if let SectionState::Proxy(p) = &mut ctx.section {
+        warn = p.first_use_backend_line.is_some_and(|l| l < line);
+        p.first_redirect_line.get_or_insert(line);
         p.redirects.push(HttpRule { action: HttpAction::Redirect(r), cond, origin });
+    }
+    if warn {
+        ctx.warn(loc, "rule-order", "a 'redirect' rule placed after a 'use_backend' rule will still be processed before.");
     }
 }
 
