@@ -338,7 +338,7 @@ mod tests {
     #[test]
     fn env_expansion_only_in_double_quotes() {
         assert_eq!(words("\"$FOO-${FOO}-${.LINE}\""), ["bar-bar-3"]);
-        assert_eq!(words("\"${NOPE-def}\""), ["ERR unmatched brace in environment variable name @1"]);
+        assert_eq!(words("\"${NOPE-def}\""), ["ERR unmatched brace in environment variable name @2"]);
         assert_eq!(words("$FOO"), ["$FOO"]);
         assert_eq!(words("\"$FOO.x\""), ["bar.x"]);
     }
@@ -369,7 +369,7 @@ mod tests {
         for n in 1..=66 {
             line.push_str(&format!(" {n}"));
         }
-        assert_eq!(words(&line), ["ERR too many words, truncating after word 64, position 186: <63>. @186"]);
+        assert_eq!(words(&line), ["ERR too many words, truncating after word 64, position 186: <63>. @187"]);
     }
 
     #[test]
