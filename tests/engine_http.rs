@@ -1279,3 +1279,64 @@ async fn hashing_balance_uses_request_keys() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn soft_stop_closes_idle_keep_alive_connections() {
+    let be = backend("b1").await;
+    let eng = start(&http_cfg(
+        "",
+        "  default_backend be",
+        &format!("backend be\n  server s1 {}", be.addr),
+    ))
+    .await;
+    let mut c = TcpStream::connect(fe_addr(&eng)).await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        .await
+        .unwrap();
+    let mut left = Vec::new();
+    assert_eq!(
+        read_resp(&mut c, &mut left, false).await.unwrap().status,
+        200
+    );
+    eng.soft_stop();
+    let t0 = Instant::now();
+    let (data, eof) = read_until_eof(&mut c, 3 * SEC).await;
+    assert!(eof && data.is_empty());
+    assert!(t0.elapsed() < SEC, "{:?}", t0.elapsed());
+}
+
+#[tokio::test]
+async fn http2_idle_connection_closed_at_timeout_client() {
+    let be = backend("b1").await;
+    let eng = start(&http_cfg(
+        "  timeout client 300ms",
+        "  default_backend be",
+        &format!("backend be\n  server s1 {}", be.addr),
+    ))
+    .await;
+    let tcp = TcpStream::connect(fe_addr(&eng)).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    let conn_task = tokio::spawn(conn);
+    let resp = send
+        .send_request(
+            Request::get("http://x/")
+                .body(Full::<Bytes>::default())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = resp.into_body().collect().await;
+    let t0 = Instant::now();
+    let _ = tokio::time::timeout(3 * SEC, conn_task)
+        .await
+        .expect("the proxy closes an idle HTTP/2 connection");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t0.elapsed()
+    );
+}

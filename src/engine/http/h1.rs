@@ -167,9 +167,9 @@ async fn read_head<R: AsyncRead + Unpin>(
                 };
             }
             Some(Ok(0)) | Some(Err(_)) => {
-                // A partial head followed by a close is a bad request; nothing at all is not.
-                let only_blank = buf[..before].iter().all(|&c| c == b'\r' || c == b'\n');
-                return if only_blank {
+                // Any byte followed by a close is a bad request (even blank lines, as HAProxy
+                // 2.6 answers them); nothing at all is a silent close.
+                return if before == 0 {
                     HeadRead::Close
                 } else {
                     HeadRead::Error(400)
