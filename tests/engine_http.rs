@@ -1050,6 +1050,26 @@ async fn http2_via_alpn_and_prior_knowledge() {
     assert_eq!(resp.status(), 200);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(String::from_utf8_lossy(&body).starts_with("b1 GET /pk HTTP/1.1\n"));
+    // Cookie crumbs are joined for the HTTP/1.1 server.
+    let req = Request::get("http://x.test/c")
+        .header("cookie", "a=1")
+        .header("cookie", "b=2")
+        .body(Full::default())
+        .unwrap();
+    let body = send
+        .send_request(req)
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("cookie: a=1; b=2\n"),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
 }
 
 #[tokio::test]

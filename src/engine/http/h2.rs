@@ -242,6 +242,18 @@ fn to_h1_head(req: &mut hyper::http::request::Parts) {
             req.uri = u;
         }
     }
+    // HTTP/2 may split cookies into several fields; HTTP/1 wants one (RFC 9113 §8.2.3).
+    if req.headers.get_all(header::COOKIE).iter().count() > 1 {
+        let joined: Vec<String> = req
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&joined.join("; ")) {
+            req.headers.insert(header::COOKIE, v);
+        }
+    }
     req.version = Version::HTTP_11;
 }
 
@@ -255,7 +267,9 @@ async fn handle(
         .get::<hyper::ext::Protocol>()
         .map(|p| p.as_str().to_ascii_lowercase());
     let ext_connect = req.method() == Method::CONNECT && protocol.is_some();
-    let client_up = if ext_connect {
+    // Any CONNECT (extended or classic) may turn the stream into a tunnel.
+    let is_connect = req.method() == Method::CONNECT;
+    let client_up = if is_connect {
         Some(hyper::upgrade::on(&mut req))
     } else {
         None
@@ -289,6 +303,11 @@ async fn handle(
         }
         parts.headers.remove(header::CONTENT_LENGTH);
         upgrade = Some(proto);
+        drop(incoming);
+        body::empty()
+    } else if is_connect {
+        // Classic CONNECT: the stream's data is the tunnel once the server accepts.
+        to_h1_head(&mut parts);
         drop(incoming);
         body::empty()
     } else {
