@@ -17,6 +17,35 @@
 //! Why HTTP/1 is not served by `hyper::server::conn::http1`: hyper writes its own 400 (with
 //! a `date` header) on a bad head and just closes on a header timeout, so HAProxy's exact
 //! 400/408 responses could not be produced; it also keeps a read buffer per idle connection.
+//! Servers are reached with hyper's HTTP/1.1 client connection; HTTP/2 clients are served by
+//! hyper's HTTP/2 server.
+//!
+//! Behaviour checked byte for byte against HAProxy 2.6.12 on this host (requests sent to both
+//! with a raw socket): built-in error messages; request forwarding (lower-case names,
+//! `Connection` rewrite, `x-forwarded-for` appended, HTTP/1.0 kept with `keep-alive`);
+//! response writing (server's version and framing kept, chunked even to 1.0 clients,
+//! close-delimited passthrough, `Connection` rules); errorfiles re-serialised like HTX;
+//! redirects, `return`, `auth`; the WebSocket 101. Known differences:
+//! - headers with the same name are grouped together (hyper's `HeaderMap`), where HAProxy
+//!   keeps their interleaving with other headers;
+//! - stricter than 2.6.12 where later releases fixed bugs: NUL/CTL bytes in header values
+//!   (400 on requests, 502 on responses), Content-Length overflow, bare LF in chunk lines;
+//! - a chunked HTTP/1.0 request is sent to the server as HTTP/1.1 (hyper cannot send
+//!   chunked 1.0); `CONNECT host:443` keeps `host: host:443` (HAProxy drops the port);
+//! - response obs-fold is unfolded to one space (HAProxy keeps three);
+//! - interim responses (1xx) are relayed to HTTP/1 clients only.
+//!
+//! Memory while idle: an HTTP/1 keep-alive connection keeps no read buffer (released when
+//! empty; reads go through a stack buffer that exists only during a poll) and its task's
+//! future is about 1.4 KiB (debug build; transaction state is boxed per request). An HTTP/2
+//! connection keeps hyper/h2's codec buffers (send buffer capped at 64 KiB). Server
+//! connections in the idle pool keep hyper's client read buffer (capped at `tune.bufsize`,
+//! 16 KiB, which is also the largest accepted response head). TLS adds rustls's buffers.
+//!
+//! Not supported: regular expressions (`-m reg`, `*_reg`, `replace-path`; rejected at load,
+//! [`unsupported_in`] reports what slips through), crypt(3) `password`s in userlists (never
+//! match; `insecure-password` works), response fetches (`res.hdr`...), `option
+//! http-buffer-request`, HTTP/2 or TLS towards servers.
 
 pub mod acl;
 pub mod body;
