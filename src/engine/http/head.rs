@@ -475,4 +475,22 @@ mod tests {
         let h = p(b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nUpgrade: WebSocket\r\nSec-WebSocket-Key: x\r\n\r\n").unwrap();
         assert_eq!(h.upgrade.as_deref(), Some("websocket"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = parse(&data, true);
+            let mut framed = b"GET / HTTP/1.1\r\n".to_vec();
+            framed.extend_from_slice(&data);
+            framed.extend_from_slice(b"\r\n\r\n");
+            let _ = parse(&framed, false);
+            let mut dec = super::super::chunked::Decoder::default();
+            let mut buf = bytes::BytesMut::from(&data[..]);
+            for _ in 0..64 {
+                if matches!(dec.step(&mut buf), super::super::chunked::Step::NeedMore | super::super::chunked::Step::Invalid(_) | super::super::chunked::Step::End(_)) {
+                    break;
+                }
+            }
+        }
+    }
 }
