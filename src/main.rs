@@ -46,7 +46,8 @@ fn main() -> ExitCode {
         env: None,
         report_all: args.format != Format::Haproxy,
     };
-    let loaded = load(&opts);
+    let mut loaded = load(&opts);
+    refuse_what_the_engine_cannot_run(&mut loaded);
     let flags = CheckFlags {
         quiet: args.quiet,
         verbose: args.verbose,
@@ -77,6 +78,23 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     run_engine(Arc::new(config), &args)
+}
+
+/// The config layer knows only what it parsed; a few things parse fine but need engine
+/// support that is missing (log-format expressions the engine cannot compile...). They are
+/// refused by name here, for `-c` and run mode alike.
+fn refuse_what_the_engine_cannot_run(loaded: &mut haproxide::config::Loaded) {
+    use haproxide::config::diag::{Diagnostic, Severity};
+    let Some(cfg) = &loaded.config else { return };
+    let issues = haproxide::engine::http::unsupported_in(cfg);
+    if issues.is_empty() {
+        return;
+    }
+    for msg in issues {
+        let text = format!("{msg}: valid in HAProxy 2.6 but not supported by haproxide");
+        loaded.diagnostics.push(Diagnostic::plain(Severity::Fatal, "unsupported-keyword", None, text).ours().link());
+    }
+    loaded.config = None;
 }
 
 fn run_engine(config: Arc<haproxide::config::ir::Config>, args: &haproxide::cli::Args) -> ExitCode {

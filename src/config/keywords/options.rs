@@ -6,7 +6,7 @@
 use super::*;
 
 pub static ROWS: &[Keyword] = &[
-    kw("abortonclose", Sections::BE, Support::Implemented, "option abortonclose"),
+    kw("abortonclose", Sections::BE, Support::Unsupported, "option abortonclose"),
     kw("accept-invalid-http-request", Sections::FE, Support::Unsupported, "option accept-invalid-http-request"),
     kw("accept-invalid-http-response", Sections::BE, Support::Unsupported, "option accept-invalid-http-response"),
     kw("allbackups", Sections::BE, Support::Implemented, "option allbackups"),
@@ -21,7 +21,7 @@ pub static ROWS: &[Keyword] = &[
     kw("forwardfor", Sections::PROXIES, Support::Implemented, "option forwardfor [ except <network> ] [ header <name> ] [ if-none ]"),
     kw("h1-case-adjust-bogus-client", Sections::FE, Support::Unsupported, "option h1-case-adjust-bogus-client"),
     kw("h1-case-adjust-bogus-server", Sections::BE, Support::Unsupported, "option h1-case-adjust-bogus-server"),
-    kw("http-buffer-request", Sections::PROXIES, Support::Implemented, "option http-buffer-request"),
+    kw("http-buffer-request", Sections::PROXIES, Support::Unsupported, "option http-buffer-request"),
     kw("http-ignore-probes", Sections::FE, Support::Unsupported, "option http-ignore-probes"),
     kw("http-keep-alive", Sections::PROXIES, Support::Implemented, "option http-keep-alive"),
     kw("http-no-delay", Sections::PROXIES, Support::Accepted, "option http-no-delay"),

@@ -213,7 +213,7 @@ pub static ROWS: &[Keyword] = &[
     kw(
         "minconn",
         Sections::NONE,
-        Support::Implemented,
+        Support::Unsupported,
         "minconn <minconn>",
     ),
     kw(

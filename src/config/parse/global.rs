@@ -329,7 +329,13 @@ pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word],
             let mut i = 2;
             while i < words.len() {
                 match arg(words, i) {
-                    "password" => password = Password::Crypt(arg(words, i + 1).to_string()),
+                    "password" => {
+                        // Verifying crypt(3) hashes is not implemented: refuse rather than
+                        // reject every login.
+                        let at_loc = at(loc, words, i);
+                        ctx.push(unsupported(&at_loc, "user ... password (crypt hashes; use insecure-password)"));
+                        return;
+                    }
                     "insecure-password" => password = Password::Insecure(arg(words, i + 1).to_string()),
                     "groups" => groups = arg(words, i + 1).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
                     other => {

@@ -592,7 +592,8 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         _ => return ctx.fatal(&aloc, "bad-value", BALANCE_ERR),
     };
     // The engine's balancers that exist today; the others are refused by name.
-    let supported = matches!(b, Balance::RoundRobin | Balance::StaticRr | Balance::LeastConn | Balance::First | Balance::Source | Balance::Uri { .. } | Balance::Random { .. });
+    // rdp-cookie needs the RDP payload, which the TCP engine does not inspect yet.
+    let supported = !matches!(b, Balance::RdpCookie { .. });
     if !supported {
         ctx.push(unsupported(&aloc, &format!("balance {}", algo.split('(').next().unwrap_or(algo))));
         return;
