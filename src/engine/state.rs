@@ -6,10 +6,12 @@
 //! public items stable. Everything here is lock-free (atomics) because it is read on every
 //! connection; only health checks and the runtime API write it.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::{broadcast, watch, Notify};
 
 use crate::balance::{self, Algorithm, Balancer, HashConfig, ServerSlot};
 use crate::config::ir::{self, Backend, Balance, Config};
@@ -25,12 +27,36 @@ pub enum StopLevel {
     Hard,
 }
 
+/// HAProxy's `BE_WEIGHT_SCALE`: during a slow start the effective weight is the user weight
+/// times a step in `1..=16` (16: full weight).
+pub const WEIGHT_STEPS: u32 = 16;
+
+/// Milliseconds since the first call, on the monotonic clock (0 is never returned, so 0 can
+/// mean "unset" in an atomic).
+fn mono_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .saturating_add(1)
+}
+
 /// Live state of one server. `up` is the health-check verdict (true when not checked);
-/// `maint` is administrative maintenance (`disabled`, or a server with no address).
+/// `maint` is administrative maintenance (`disabled`, or a server with no address); `nolb`
+/// is HAProxy's STOPPING state (`http-check disable-on-404` got a 404): up, keeps its
+/// connections, takes no new traffic.
 #[derive(Debug)]
 pub struct ServerState {
     up: AtomicBool,
     maint: AtomicBool,
+    nolb: AtomicBool,
+    /// `slowstart` in whole seconds (HAProxy rounds the configured time up); 0: none.
+    slowstart_s: AtomicU32,
+    /// When the current slow start began ([`mono_ms`]); 0: not warming up.
+    warm_since: AtomicU64,
+    /// Bumped to close every established session of this server (`on-marked-down
+    /// shutdown-sessions`, `on-marked-up shutdown-backup-sessions`).
+    kill: watch::Sender<u64>,
     /// Connections currently established to this server (TCP tunnels, HTTP server conns).
     pub cur_conns: AtomicU32,
     /// Connections ever established to this server.
@@ -44,15 +70,96 @@ impl ServerState {
         ServerState {
             up: AtomicBool::new(up),
             maint: AtomicBool::new(maint),
+            nolb: AtomicBool::new(false),
+            slowstart_s: AtomicU32::new(0),
+            warm_since: AtomicU64::new(0),
+            kill: watch::channel(0).0,
             cur_conns: AtomicU32::new(0),
             total_conns: AtomicU64::new(0),
             failed_conns: AtomicU64::new(0),
         }
     }
 
-    /// True when the server may receive new traffic: health-check UP and not in maintenance.
+    /// True when the server may receive new traffic: health-check UP, not in maintenance,
+    /// not in NOLB (stopping).
     pub fn is_usable(&self) -> bool {
-        self.up.load(Ordering::Acquire) && !self.maint.load(Ordering::Acquire)
+        self.up.load(Ordering::Acquire)
+            && !self.maint.load(Ordering::Acquire)
+            && !self.nolb.load(Ordering::Acquire)
+    }
+
+    /// NOLB (HAProxy's STOPPING): up but excluded from load balancing.
+    pub fn is_nolb(&self) -> bool {
+        self.nolb.load(Ordering::Acquire)
+    }
+
+    pub fn set_nolb(&self, nolb: bool) {
+        self.nolb.store(nolb, Ordering::Release);
+    }
+
+    /// Sets the server's `slowstart`, in milliseconds (stored as whole seconds, rounded up,
+    /// as HAProxy does).
+    pub fn set_slowstart_ms(&self, ms: u32) {
+        self.slowstart_s.store(ms.div_ceil(1000), Ordering::Release);
+    }
+
+    /// Starts a slow start now, if the server has one (called when it comes UP).
+    pub fn start_warmup(&self) {
+        if self.slowstart_s.load(Ordering::Acquire) > 0 {
+            self.warm_since.store(mono_ms(), Ordering::Release);
+        }
+    }
+
+    /// Ends any slow start (the server went DOWN or into maintenance).
+    pub fn stop_warmup(&self) {
+        self.warm_since.store(0, Ordering::Release);
+    }
+
+    /// The effective-weight step, `1..=`[`WEIGHT_STEPS`]: HAProxy's
+    /// `server_recalc_eweight()`, `(16 * elapsed + slowstart) / slowstart` with whole seconds
+    /// elapsed since the server came UP (its warmup task recomputes once a second), and 16
+    /// once the slow start is over or when there is none.
+    pub fn weight_step(&self) -> u32 {
+        let since = self.warm_since.load(Ordering::Acquire);
+        if since == 0 {
+            return WEIGHT_STEPS;
+        }
+        let ss = u64::from(self.slowstart_s.load(Ordering::Acquire));
+        let elapsed_s = mono_ms().saturating_sub(since) / 1000;
+        if ss == 0 || elapsed_s >= ss {
+            // Over: back to full throttle (HAProxy: STARTING -> RUNNING).
+            let _ = self
+                .warm_since
+                .compare_exchange(since, 0, Ordering::AcqRel, Ordering::Acquire);
+            return WEIGHT_STEPS;
+        }
+        let w = (u64::from(WEIGHT_STEPS) * elapsed_s + ss) / ss;
+        u32::try_from(w)
+            .unwrap_or(WEIGHT_STEPS)
+            .clamp(1, WEIGHT_STEPS)
+    }
+
+    /// How long until the slow start is over (`None` when not warming up).
+    pub fn warmup_left(&self) -> Option<Duration> {
+        let since = self.warm_since.load(Ordering::Acquire);
+        if since == 0 {
+            return None;
+        }
+        let end = since + u64::from(self.slowstart_s.load(Ordering::Acquire)) * 1000;
+        Some(Duration::from_millis(end.saturating_sub(mono_ms())))
+    }
+
+    /// Closes every session currently established to this server: each one holds a
+    /// [`ServerConnGuard`] whose [`ServerConnGuard::killed`] resolves now. Sessions opened
+    /// afterwards are not affected.
+    pub fn shutdown_sessions(&self) {
+        self.kill.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// A future that resolves at the next [`ServerState::shutdown_sessions`] after this
+    /// call (never, if none comes).
+    pub fn shutdown_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        wait_kill(self.kill.subscribe())
     }
 
     pub fn is_up(&self) -> bool {
@@ -75,13 +182,46 @@ impl ServerState {
     pub fn conn_guard(self: &Arc<Self>) -> ServerConnGuard {
         self.cur_conns.fetch_add(1, Ordering::AcqRel);
         self.total_conns.fetch_add(1, Ordering::Relaxed);
-        ServerConnGuard(self.clone())
+        ServerConnGuard(self.clone(), self.kill.subscribe())
     }
 }
 
-/// Decrements the server's `cur_conns` on drop.
+async fn wait_kill(mut rx: watch::Receiver<u64>) {
+    if rx.changed().await.is_err() {
+        // The server state is gone: nothing will ever kill this session.
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Decrements the server's `cur_conns` on drop. It also carries the server's kill switch
+/// (`on-marked-down shutdown-sessions`): see [`ServerConnGuard::killed`].
 #[derive(Debug)]
-pub struct ServerConnGuard(Arc<ServerState>);
+pub struct ServerConnGuard(Arc<ServerState>, watch::Receiver<u64>);
+
+impl ServerConnGuard {
+    /// Resolves when the session counted by this guard must be closed because its server
+    /// was marked DOWN with `on-marked-down shutdown-sessions` (or was a backup when an
+    /// active server with `on-marked-up shutdown-backup-sessions` came UP) after the guard
+    /// was taken. Long-lived tunnels select on it.
+    pub fn killed(&self) -> impl Future<Output = ()> + Send + 'static {
+        wait_kill(self.1.clone())
+    }
+}
+
+/// Runs `f` unless the session's server kills its sessions first (see
+/// [`ServerConnGuard::killed`]): `None` when killed (`f` is dropped, closing what it owns).
+pub async fn unless_killed<F: Future>(guard: Option<&ServerConnGuard>, f: F) -> Option<F::Output> {
+    match guard {
+        Some(g) => {
+            let killed = g.killed();
+            tokio::select! {
+                out = f => Some(out),
+                _ = killed => None,
+            }
+        }
+        None => Some(f.await),
+    }
+}
 
 impl Drop for ServerConnGuard {
     fn drop(&mut self) {
@@ -99,8 +239,58 @@ pub struct BackendState {
     /// Connections sent to this backend.
     pub total_conns: AtomicU64,
     /// The backend's `balance` algorithm (src/balance). Its view of each server (usable,
-    /// active connections) is brought in line with `servers` at every pick.
+    /// active connections, slow-start weight) is brought in line with `servers` at every
+    /// pick.
     pub balancer: Mutex<Balancer>,
+    /// The balancer runs on user weights times this factor, so that a slow start's
+    /// effective weight (`uweight * step / 16`, HAProxy's eweight) is representable: 1
+    /// unless a server has `slowstart` and the algorithm is dynamic (see [`weight_scale`]).
+    pub weight_scale: u32,
+}
+
+/// Whether HAProxy applies slow start with this algorithm (`BE_LB_PROP_DYN`): roundrobin,
+/// leastconn, first and consistent hashing; not static-rr nor map-based hashing.
+fn slowstart_applies(be: &Backend) -> bool {
+    match be.balance {
+        Balance::RoundRobin | Balance::LeastConn | Balance::First | Balance::Random { .. } => true,
+        Balance::StaticRr => false,
+        _ => be.hash_type.method == ir::HashMethod::Consistent,
+    }
+}
+
+/// The factor user weights are multiplied by in the balancer. Round-robin, leastconn and
+/// first only depend on weight ratios, so scaling every server alike changes nothing but
+/// lets a warming server get `uweight * scale * step / 16`; user weights up to 16 are then
+/// exact (the balancer caps weights at 256). Consistent hashing places `weight * 16`
+/// points per server on its ring: scaling would move keys, so it keeps factor 1 and a
+/// warming server's weight is rounded up to a whole user weight (coarser than HAProxy).
+pub fn weight_scale(be: &Backend) -> u32 {
+    let warms = be.servers.iter().any(|s| s.slowstart_ms.unwrap_or(0) > 0);
+    let scalable = matches!(
+        be.balance,
+        Balance::RoundRobin | Balance::LeastConn | Balance::First
+    );
+    if !warms || !scalable || !slowstart_applies(be) {
+        return 1;
+    }
+    let max_w = be
+        .servers
+        .iter()
+        .map(|s| s.weight)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    (256 / max_w).clamp(1, WEIGHT_STEPS)
+}
+
+/// The weight the balancer should use for a server of user weight `uweight`, effective
+/// weight step `step` (1..=16) and backend factor `scale`.
+fn balancer_weight(uweight: u32, step: u32, scale: u32) -> u32 {
+    let full = uweight.saturating_mul(scale);
+    if step >= WEIGHT_STEPS || full == 0 {
+        return full;
+    }
+    full.saturating_mul(step).div_ceil(WEIGHT_STEPS).max(1)
 }
 
 /// The balancer algorithm for an IR `balance` line.
@@ -157,14 +347,14 @@ fn hash_config(h: &ir::HashType) -> HashConfig {
 }
 
 /// Builds the balancer of `be` with every server's initial usability.
-fn build_balancer(be: &Backend, servers: &[Arc<ServerState>]) -> Balancer {
+fn build_balancer(be: &Backend, servers: &[Arc<ServerState>], scale: u32) -> Balancer {
     let slots = be
         .servers
         .iter()
         .zip(servers)
         .map(|(s, st)| ServerSlot {
             id: Some(s.id),
-            weight: s.weight,
+            weight: s.weight.saturating_mul(scale),
             backup: s.backup,
             usable: st.is_usable() && s.resolved.is_some(),
             active_conns: 0,
@@ -245,6 +435,9 @@ pub struct EngineState {
     /// Silences those messages (global `quiet`, `-q`).
     pub quiet: bool,
     stop_tx: watch::Sender<StopLevel>,
+    /// A copy of each health-check message printed on stderr (see
+    /// [`EngineState::subscribe_messages`]).
+    messages: broadcast::Sender<String>,
 }
 
 impl EngineState {
@@ -266,18 +459,22 @@ impl EngineState {
                     .servers
                     .iter()
                     .map(|s| {
-                        Arc::new(ServerState::new(
+                        let st = ServerState::new(
                             true,
                             s.disabled || be.disabled || s.resolved.is_none(),
-                        ))
+                        );
+                        st.set_slowstart_ms(s.slowstart_ms.unwrap_or(0));
+                        Arc::new(st)
                     })
                     .collect();
-                let balancer = Mutex::new(build_balancer(be, &servers));
+                let weight_scale = weight_scale(be);
+                let balancer = Mutex::new(build_balancer(be, &servers, weight_scale));
                 BackendState {
                     servers,
                     rr: AtomicUsize::new(0),
                     total_conns: AtomicU64::new(0),
                     balancer,
+                    weight_scale,
                 }
             })
             .collect();
@@ -295,7 +492,21 @@ impl EngineState {
             pid: std::process::id(),
             quiet,
             stop_tx,
+            messages: broadcast::channel(256).0,
         })
+    }
+
+    /// Receives a copy of every health-check message printed from now on, exactly as
+    /// printed (`[WARNING]  (PID) : Server be/s1 is DOWN, ...`, without the newline), even
+    /// when `quiet` silences stderr. For tests and the runtime API.
+    pub fn subscribe_messages(&self) -> broadcast::Receiver<String> {
+        self.messages.subscribe()
+    }
+
+    /// Publishes a printed message to [`EngineState::subscribe_messages`] receivers (a
+    /// no-op without receivers).
+    pub fn publish_message(&self, line: String) {
+        let _ = self.messages.send(line);
     }
 
     /// The current stop level.
@@ -378,10 +589,22 @@ pub fn pick_server_with_key(
 /// atomics, which health checks, the runtime API and connection guards update without
 /// taking the lock. O(servers) per pick, with no allocation.
 fn sync_balancer(be: &Backend, bs: &BackendState, lb: &mut Balancer) {
+    let dynamic = slowstart_applies(be);
     for (i, (s, st)) in be.servers.iter().zip(bs.servers.iter()).enumerate() {
         let Some(slot) = lb.server(i) else { continue };
         let usable = st.is_usable() && s.resolved.is_some();
-        if slot.usable != usable {
+        // Slow start: the effective weight ramps up after the server came UP.
+        let step = if dynamic {
+            st.weight_step()
+        } else {
+            WEIGHT_STEPS
+        };
+        let weight = balancer_weight(s.weight, step, bs.weight_scale);
+        let (slot_usable, slot_weight) = (slot.usable, slot.weight);
+        if slot_weight != weight {
+            lb.set_weight(i, weight);
+        }
+        if slot_usable != usable {
             lb.set_usable(i, usable);
         }
         let (have, want) = (

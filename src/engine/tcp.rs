@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use super::conn::{ClientStream, ConnCtx, ConnInfo};
 use super::pump::{tunnel, TunnelTimeouts};
 use super::server_conn;
-use super::state::{pick_server, pick_server_with_key, ServerConnGuard};
+use super::state::{pick_server, pick_server_with_key, unless_killed, ServerConnGuard};
 use crate::balance::keys::source_key;
 use crate::config::ir::Balance;
 
@@ -44,14 +44,19 @@ pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
         tracing::debug!("no backend for connection from {}", info.peer);
         return;
     };
-    let Some((server, _guard, srv_idx)) = connect_backend(&ctx, be_idx, &info).await else {
+    let Some((server, guard, srv_idx)) = connect_backend(&ctx, be_idx, &info).await else {
         return;
     };
     let (Some(fe), Some((be, _))) = (ctx.frontend_ir(), ctx.backend(be_idx)) else {
         return;
     };
     let t = TunnelTimeouts::from_ir(&fe.timeouts, &be.timeouts);
-    let stats = tunnel(client, server, t).await;
+    // `on-marked-down shutdown-sessions`: the tunnel (both sockets) is dropped when the
+    // server kills its sessions.
+    let Some(stats) = unless_killed(Some(&guard), tunnel(client, server, t)).await else {
+        tracing::debug!("{}: session killed (server marked down)", be.name);
+        return;
+    };
     tracing::debug!(
         "{}/{} {} -> {}: {:?}",
         fe.name,
