@@ -621,6 +621,11 @@ fn parse_hash_type(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         };
         i = 3;
     }
+    // HAProxy's default for `consistent` without a function is sdbm *with* avalanche; the IR
+    // records the effective setting.
+    if method == HashMethod::Consistent && words.len() == 2 {
+        ht.avalanche = true;
+    }
     if let Some(m) = words.get(i) {
         if m.text != "avalanche" {
             return ctx.fatal(&with_col(loc, m), "bad-value", "'hash-type' only supports 'avalanche' as a modifier for hash functions.");
