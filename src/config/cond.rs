@@ -150,6 +150,9 @@ fn ident(input: &str) -> IResult<&str, &str> {
     take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_').parse(input)
 }
 
+/// A predicate's evaluation, given the environment and its arguments.
+type Predicate = fn(&dyn CondEnv, &[&str]) -> bool;
+
 fn term<'a>(ctx: &mut Ctx<'_>, input: &'a str) -> Option<(&'a str, bool)> {
     if let Ok((rest, n)) = integer(input) {
         if !rest.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '(') {
@@ -159,7 +162,7 @@ fn term<'a>(ctx: &mut Ctx<'_>, input: &'a str) -> Option<(&'a str, bool)> {
     let Ok((rest, name)) = ident(input) else {
         return None;
     };
-    let (arity, eval_fn): (usize, fn(&dyn CondEnv, &[&str]) -> bool) = match name {
+    let (arity, eval_fn): (usize, Predicate) = match name {
         "defined" => (1, |env, a| env.is_defined(a[0])),
         "feature" => (1, |_, a| FEATURES.contains(&a[0])),
         "streq" => (2, |_, a| a[0] == a[1]),
@@ -173,9 +176,7 @@ fn term<'a>(ctx: &mut Ctx<'_>, input: &'a str) -> Option<(&'a str, bool)> {
         "ssllib_name_startswith" => (1, |_, a| "rustls".starts_with(a[0])),
         _ => return None,
     };
-    let Some(args_start) = rest.strip_prefix('(') else {
-        return None;
-    };
+    let args_start = rest.strip_prefix('(')?;
     let arg: IResult<&str, &str> = take_while(|c: char| c != ')').parse(args_start);
     let Ok((after_args, raw_args)) = arg else { return None };
     let args: Vec<&str> = if raw_args.is_empty() { Vec::new() } else { raw_args.split(',').collect() };
@@ -195,9 +196,7 @@ fn term<'a>(ctx: &mut Ctx<'_>, input: &'a str) -> Option<(&'a str, bool)> {
         ctx.fail(after_args, format!("end of arguments expected at position {}, but got ',{}' in predicate '{name}' used in conditional expression", arity + 1, args[arity..].join(",")));
         return None;
     }
-    let Some(rest) = after_args.strip_prefix(')') else {
-        return None;
-    };
+    let rest = after_args.strip_prefix(')')?;
     Some((rest, eval_fn(ctx.env, &args)))
 }
 

@@ -198,7 +198,7 @@ fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
             }
         };
         let Some(first) = words.first() else { continue };
-        let active = conds.last().map_or(true, |c| c.active);
+        let active = conds.last().is_none_or(|c| c.active);
         if first.text.starts_with('.') && first.text.len() > 1 {
             match preprocessor(ctx, &words, &loc, line.text, &mut conds, active) {
                 Flow::Continue => continue,

@@ -37,7 +37,7 @@ pub fn best_match<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>)
     let mut best: Option<(&str, usize)> = None;
     for cand in candidates {
         let d = distance(&sig, &fingerprint(cand));
-        if best.map_or(true, |(_, bd)| d < bd) {
+        if best.is_none_or(|(_, bd)| d < bd) {
             best = Some((cand, d));
         }
     }

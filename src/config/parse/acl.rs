@@ -287,7 +287,7 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
         let acl_index = if term == "{" {
             let close = words[i..].iter().position(|x| x.text == "}").map(|p| p + i);
             let Some(close) = close else {
-                ctx.fatal(&at(loc, words, i), "bad-condition", wrap(what, &format!("missing closing '}}' in condition")));
+                ctx.fatal(&at(loc, words, i), "bad-condition", wrap(what, "missing closing '}' in condition"));
                 return None;
             };
             let inner = &words[..close];

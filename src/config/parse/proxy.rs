@@ -138,7 +138,7 @@ impl ProxyDraft {
 /// `frontend|backend|listen|defaults <name> [from <defaults>]`.
 pub fn start_proxy(ctx: &mut Ctx, kind: Sections, label: &str, words: &[Word], loc: &Location) {
     let name = words.get(1).map(|w| w.text.clone());
-    if kind != Sections::DEFAULTS && name.as_deref().map_or(true, str::is_empty) {
+    if kind != Sections::DEFAULTS && name.as_deref().is_none_or(str::is_empty) {
         ctx.fatal(loc, "missing-name", format!("'{label}' expects an <id> argument"));
         ctx.section = SectionState::Broken;
         ctx.abort = true;
@@ -686,7 +686,7 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
             match rest.first().map(|w| w.text.as_str()) {
                 None => p.log_format = LogFormatKind::Http,
                 Some("clf") => p.log_format = LogFormatKind::HttpClf,
-                Some(_) => return ctx.fatal(&oloc, "bad-value", "keyword 'httplog' only supports option 'clf'."),
+                Some(_) => ctx.fatal(&oloc, "bad-value", "keyword 'httplog' only supports option 'clf'."),
             }
         }
         "tcplog" => p.log_format = LogFormatKind::Tcp,
@@ -902,7 +902,7 @@ fn parse_stats(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         }
         "refresh" => match values::parse_duration(arg(words, 2), 1000) {
             Ok(d) => stats.refresh_ms = Some(d.ms),
-            Err(_) => return ctx.fatal(&kw_loc, "bad-value", "'refresh' needs a positive interval in seconds."),
+            Err(_) => ctx.fatal(&kw_loc, "bad-value", "'refresh' needs a positive interval in seconds."),
         },
         "hide-version" => stats.hide_version = true,
         _ => {}

@@ -89,7 +89,7 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
     let http_action = match action {
         "set-header" | "add-header" => {
             if args.len() != 2 {
-                return bad(ctx, format!("expects exactly 2 arguments"));
+                return bad(ctx, "expects exactly 2 arguments".into());
             }
             let name = args[0].to_string();
             let value = LogFormat(args[1].to_string());
