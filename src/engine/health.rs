@@ -220,6 +220,7 @@ impl Checker {
             &be.name, &srv.name, srv.backup, to, reason, act, bck, sessions,
         );
         warn(&self.state, &msg);
+        crate::engine::stats::observe_server(&self.state, self.bi, self.si);
         if to != NewState::Up && a0 + b0 > 0 && act == 0 && bck == 0 {
             alert(
                 &self.state,
@@ -253,8 +254,11 @@ impl Checker {
                 timeout_check: be.timeouts.check.map(ms),
                 stopped: !self.st.is_up(),
             };
+            self.state.stats.check_started(self.bi, self.si);
             let r = rules::run(&self.prog, &env).await;
+            let before = cs.health;
             let report = cs.record(r.status);
+            (self.state.stats).check_done(self.bi, self.si, &r, before, cs.health);
             if be.log_health_checks && report {
                 let line =
                     report::health_check_line(&be.name, &srv.name, srv.backup, &r, cs.view(srv));

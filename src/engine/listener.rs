@@ -139,8 +139,9 @@ async fn accept_forever(l: &Listener, state: &Arc<EngineState>) {
             let st = ctx.state.clone();
             let fe = ctx.frontend;
             if let Some(f) = st.frontends.get(fe) {
-                f.cur_conns.fetch_add(1, Ordering::AcqRel);
+                let cur = f.cur_conns.fetch_add(1, Ordering::AcqRel) + 1;
                 f.total_conns.fetch_add(1, Ordering::Relaxed);
+                st.stats.fe_accept(fe, cur);
             }
             // A hard stop drops the session future, which closes both sockets.
             tokio::select! {

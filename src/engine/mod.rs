@@ -20,6 +20,7 @@ pub mod pump;
 pub mod server_conn;
 pub mod signals;
 pub mod state;
+pub mod stats;
 pub mod tcp;
 pub mod tls;
 

@@ -438,6 +438,8 @@ pub struct EngineState {
     /// A copy of each health-check message printed on stderr (see
     /// [`EngineState::subscribe_messages`]).
     messages: broadcast::Sender<String>,
+    /// The statistics counters (`engine::stats`), indexed like the IR.
+    pub stats: crate::engine::stats::Counters,
 }
 
 impl EngineState {
@@ -484,7 +486,9 @@ impl EngineState {
             .map(|_| FrontendState::default())
             .collect();
         let (stop_tx, _) = watch::channel(StopLevel::Running);
+        let stats = crate::engine::stats::Counters::new(&config);
         Arc::new(EngineState {
+            stats,
             config,
             frontends,
             backends,

@@ -44,6 +44,7 @@ pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
         tracing::debug!("no backend for connection from {}", info.peer);
         return;
     };
+    let _be_slot = crate::engine::stats::BeSlot::new(&ctx.state, be_idx, false);
     let Some((server, guard, srv_idx)) = connect_backend(&ctx, be_idx, &info).await else {
         return;
     };
@@ -57,6 +58,8 @@ pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
         tracing::debug!("{}: session killed (server marked down)", be.name);
         return;
     };
+    let (c2s, s2c) = (stats.client_to_server, stats.server_to_client);
+    crate::engine::stats::tcp_session_bytes(&ctx, be_idx, srv_idx, c2s, s2c);
     tracing::debug!(
         "{}/{} {} -> {}: {:?}",
         fe.name,
@@ -84,6 +87,8 @@ pub async fn connect_backend(
     // (`rdp-cookie` would need the first payload: not read yet, so it round-robins).
     let src = matches!(be.balance, Balance::Source).then(|| source_key(&info.peer.ip()));
     let mut srv = pick_server_with_key(be, bs, None, src.as_ref().map(|k| k.as_bytes()))?;
+    ctx.state.stats.lb_pick(be_idx, srv);
+    let mut prev = srv;
     let attempts = be.retries.saturating_add(1);
     for attempt in 0..attempts {
         let last = attempt + 1 == attempts;
@@ -96,15 +101,26 @@ pub async fn connect_backend(
         let (Some(s), Some(st)) = (be.servers.get(srv), bs.servers.get(srv)) else {
             return None;
         };
+        if attempt > 0 {
+            ctx.state.stats.srv_retry(be_idx, prev, srv);
+        }
+        prev = srv;
         let addr = s.resolved?;
         let started = Instant::now();
         let proxy = s.send_proxy.map(|p| (p, info));
         match server_conn::connect(addr, connect_timeout, proxy).await {
-            Ok(stream) => return Some((stream, st.conn_guard(), srv)),
+            Ok(stream) => {
+                let guard = st.conn_guard();
+                let cur = st.cur_conns.load(Ordering::Relaxed);
+                ctx.state.stats.srv_attempt(be_idx, srv, cur);
+                ctx.state.stats.srv_connected(be_idx, srv, false);
+                return Some((stream, guard, srv));
+            }
             Err(e) => {
                 st.failed_conns.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!("connect to {}/{} ({}) failed: {e}", be.name, s.name, addr);
                 if last {
+                    ctx.state.stats.srv_conn_failed(be_idx, srv);
                     break;
                 }
                 if e.kind() != std::io::ErrorKind::TimedOut {

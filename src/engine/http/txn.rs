@@ -141,8 +141,15 @@ fn local(reply: Bytes, mode: HttpConnMode, backend: Option<usize>) -> Outcome {
     }
 }
 
-/// Runs one transaction to the point where a response head (or a local reply) is known.
-pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
+/// Runs one transaction to the point where a response head (or a local reply) is known,
+/// counting it in the stats (`engine::stats::Txn`).
+pub async fn run(sess: &Session, mut t: TxnRequest) -> Outcome {
+    let tx = crate::engine::stats::Txn::begin(&sess.ctx, &mut t.req);
+    let out = run_inner(sess, t, &tx).await;
+    tx.end(out)
+}
+
+async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn) -> Outcome {
     let ctx = &sess.ctx;
     let Some(fe) = ctx.frontend_ir() else {
         return local(
@@ -169,6 +176,12 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
 
     // 1. Frontend http-request rules, then `redirect` rules.
     if let Verdict::Reply(r) = apply_request_rules(&fe.http_request, &fe_env, &mut parts, &owned) {
+        tx.rule_reply(&fe.http_request, &r, None);
+        return local(r, mode, None);
+    }
+    // The stats page (`stats uri`), checked after the http-request rules like HAProxy.
+    let stats_ef: (&[_], &[_]) = (&[], &fe.errorfiles);
+    if let Some(r) = crate::engine::stats::intercept(tx, fe.stats.as_ref(), &parts, stats_ef) {
         return local(r, mode, None);
     }
     {
@@ -176,6 +189,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
         for rule in &fe.redirects {
             if cond_ok(&view, &fe.acls, rule.cond.as_ref()) {
                 if let crate::config::ir::HttpAction::Redirect(r) = &rule.action {
+                    tx.intercepted();
                     return local(redirect_bytes(r, &view), mode, None);
                 }
             }
@@ -200,6 +214,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
     };
     let be_idx = be_idx.unwrap_or(0);
     owned.backend = Some(be_idx);
+    tx.backend(be_idx);
     mode = merge_mode(mode, be.http_conn_mode);
     let be_env = RuleEnv {
         acls: &be.acls,
@@ -211,6 +226,11 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
         if let Verdict::Reply(r) =
             apply_request_rules(&be.http_request, &be_env, &mut parts, &owned)
         {
+            tx.rule_reply(&be.http_request, &r, Some(be_idx));
+            return local(r, mode, Some(be_idx));
+        }
+        let ef: (&[_], &[_]) = (&be.errorfiles, &fe.errorfiles);
+        if let Some(r) = crate::engine::stats::intercept(tx, be.stats.as_ref(), &parts, ef) {
             return local(r, mode, Some(be_idx));
         }
     }
@@ -257,14 +277,15 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
         _ => ReturnTo::Close,
     };
 
-    let Some(mut srv_idx) = pick_queued(
-        be,
-        bs,
-        None,
-        key.as_deref(),
-        ms(be.timeouts.queue).or(connect_to),
-    )
-    .await
+    let Some(mut srv_idx) = tx
+        .queued(pick_queued(
+            be,
+            bs,
+            None,
+            key.as_deref(),
+            ms(be.timeouts.queue).or(connect_to),
+        ))
+        .await
     else {
         return local(err(503), mode, Some(be_idx));
     };
@@ -280,6 +301,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
         };
         // Counted in the server's current requests from now on.
         let guard = srv_state.conn_guard();
+        tx.attempt(srv_idx, srv_state.cur_conns.load(Ordering::Relaxed));
         // A connection: the private one, a pooled one allowed by `http-reuse`, or a new one.
         let mut reused = true;
         // A PROXY protocol header describes one client: such connections stay private.
@@ -302,6 +324,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
                     srv_state.failed_conns.fetch_add(1, Ordering::Relaxed);
                     failures += 1;
                     if failures > be.retries {
+                        tx.conn_failed();
                         return local(err(503), mode, Some(be_idx));
                     }
                     drop(guard);
@@ -313,9 +336,11 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
                         if let Some(other) =
                             pick_server_with_key(be, bs, Some(srv_idx), key.as_deref())
                         {
+                            tx.repick(other);
                             srv_idx = other;
                         }
                     }
+                    tx.retry(srv_idx);
                     continue;
                 }
             }
@@ -333,6 +358,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
             continue;
         }
         c.uses += 1;
+        tx.connected(reused);
         let Some(mut r) = req.take() else {
             return local(err(500), mode, Some(be_idx));
         };
@@ -347,8 +373,14 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
             None => Some(send.await),
         };
         match result {
-            None => return local(err(504), mode, Some(be_idx)),
-            Some(Ok(resp)) => break (resp, c, guard),
+            None => {
+                tx.failed_resp();
+                return local(err(504), mode, Some(be_idx));
+            }
+            Some(Ok(resp)) => {
+                tx.response(resp.status());
+                break (resp, c, guard);
+            }
             Some(Err(mut e)) => {
                 if let Some(m) = e.take_message() {
                     req = Some(m);
@@ -367,6 +399,7 @@ pub async fn run(sess: &Session, t: TxnRequest) -> Outcome {
                     }
                 }
                 tracing::debug!("server error: {}", e.error());
+                tx.failed_resp();
                 return local(err(502), mode, Some(be_idx));
             }
         }

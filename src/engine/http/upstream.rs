@@ -232,9 +232,16 @@ pub struct ServerBody {
     idle: Option<Duration>,
     timer: Option<Pin<Box<Sleep>>>,
     ended: bool,
+    /// Counts the bytes sent to the client for the stats (`engine::stats`).
+    tap: Option<crate::engine::stats::BodyTap>,
 }
 
 impl ServerBody {
+    /// Counts this body's data in the stats, and keeps `tap` until the body is dropped.
+    pub fn set_tap(&mut self, tap: crate::engine::stats::BodyTap) {
+        self.tap = Some(tap);
+    }
+
     pub fn new(
         inner: Incoming,
         conn: Option<ServerConn>,
@@ -250,6 +257,7 @@ impl ServerBody {
             idle,
             timer: None,
             ended: false,
+            tap: None,
         };
         // A body known to be empty (HEAD, 204, 304, `content-length: 0`) may never be polled:
         // hand the connection back now.
@@ -303,6 +311,9 @@ impl Body for ServerBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(f))) => {
                 this.timer = None;
+                if let (Some(t), Some(d)) = (&this.tap, f.data_ref()) {
+                    t.add(d.len());
+                }
                 Poll::Ready(Some(Ok(f)))
             }
             Poll::Ready(Some(Err(e))) => {
