@@ -17,6 +17,9 @@ pub struct Config {
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
     pub userlists: Vec<Userlist>,
+    /// Every `stick-table` (in frontends, backends and listens), in declaration order;
+    /// [`StickRule::table`] indexes this.
+    pub stick_tables: Vec<StickTable>,
 }
 
 /// Where a section or directive was written, for messages at run time.
@@ -269,6 +272,8 @@ pub struct Backend {
     pub forward_for: Option<ForwardFor>,
     pub abortonclose: bool,
     pub cookie: Option<Cookie>,
+    /// `stick on|match|store-request` rules, in order.
+    pub stick_rules: Vec<StickRule>,
     pub health: HealthCheck,
     pub log_health_checks: bool,
     pub acls: Vec<Acl>,
@@ -351,6 +356,63 @@ pub enum CookieMode {
     Insert,
     Rewrite,
     Prefix,
+}
+
+/// A `stick-table` declared in a proxy section (no peers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickTable {
+    /// The table's name: the name of the proxy that declares it.
+    pub name: String,
+    pub origin: Origin,
+    pub key: StickKeyType,
+    /// The key size HAProxy allocates: 4 (ip, integer), 16 (ipv6), or the `len` of string
+    /// and binary keys (32 by default; `len N` gives N + 1 for strings, whose last byte is
+    /// the NUL terminator, so string keys compare on at most `key_size - 1` bytes).
+    pub key_size: u32,
+    /// Maximum number of entries (`size`).
+    pub size: u64,
+    /// Entry lifetime after its last use, in milliseconds (`expire`); `None`: never.
+    pub expire_ms: Option<u32>,
+    /// `nopurge`: when full, new entries are refused instead of evicting the oldest.
+    pub nopurge: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickKeyType {
+    Ip,
+    Ipv6,
+    Integer,
+    String,
+    Binary,
+}
+
+/// One `stick` rule of a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickRule {
+    pub action: StickAction,
+    /// The sample expression giving the key (`src`, `req.cook(name)`...).
+    pub sample: Sample,
+    /// Index into [`Config::stick_tables`] (the backend's own table without `table`).
+    pub table: usize,
+    pub cond: Option<Condition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StickAction {
+    /// `stick on`: match, then store.
+    On,
+    Match,
+    /// `stick store-request` (also written `stick store`).
+    StoreRequest,
+}
+
+impl StickAction {
+    pub fn matches(self) -> bool {
+        matches!(self, StickAction::On | StickAction::Match)
+    }
+    pub fn stores(self) -> bool {
+        matches!(self, StickAction::On | StickAction::StoreRequest)
+    }
 }
 
 /// How servers are probed.

@@ -15,6 +15,7 @@ pub mod health;
 pub mod http;
 pub mod listener;
 pub mod log;
+pub mod persist;
 pub mod process;
 pub mod pump;
 pub mod server_conn;

@@ -63,6 +63,8 @@ pub struct ServerState {
     pub total_conns: AtomicU64,
     /// Failed connection attempts.
     pub failed_conns: AtomicU64,
+    /// Hands a released slot to a queued request (`persist::queue`), servers with maxconn.
+    slot_hook: OnceLock<crate::engine::persist::queue::SlotHook>,
 }
 
 impl ServerState {
@@ -77,7 +79,13 @@ impl ServerState {
             cur_conns: AtomicU32::new(0),
             total_conns: AtomicU64::new(0),
             failed_conns: AtomicU64::new(0),
+            slot_hook: OnceLock::new(),
         }
+    }
+
+    /// Installs the queue hand-off run when one of this server's slots is released.
+    pub fn set_slot_hook(&self, hook: crate::engine::persist::queue::SlotHook) {
+        let _ = self.slot_hook.set(hook);
     }
 
     /// True when the server may receive new traffic: health-check UP, not in maintenance,
@@ -226,6 +234,9 @@ pub async fn unless_killed<F: Future>(guard: Option<&ServerConnGuard>, f: F) -> 
 impl Drop for ServerConnGuard {
     fn drop(&mut self) {
         self.0.cur_conns.fetch_sub(1, Ordering::AcqRel);
+        if let Some(hook) = self.0.slot_hook.get() {
+            hook.fire(&self.0);
+        }
     }
 }
 
@@ -438,6 +449,8 @@ pub struct EngineState {
     /// A copy of each health-check message printed on stderr (see
     /// [`EngineState::subscribe_messages`]).
     messages: broadcast::Sender<String>,
+    /// Stick tables and request queues (`engine::persist`).
+    pub persist: crate::engine::persist::Runtime,
     /// The statistics counters (`engine::stats`), indexed like the IR.
     pub stats: crate::engine::stats::Counters,
 }
@@ -486,6 +499,7 @@ impl EngineState {
             .map(|_| FrontendState::default())
             .collect();
         let (stop_tx, _) = watch::channel(StopLevel::Running);
+        let persist = crate::engine::persist::Runtime::new(&config, &backends);
         let stats = crate::engine::stats::Counters::new(&config);
         Arc::new(EngineState {
             stats,
@@ -497,6 +511,7 @@ impl EngineState {
             quiet,
             stop_tx,
             messages: broadcast::channel(256).0,
+            persist,
         })
     }
 

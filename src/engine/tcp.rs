@@ -86,7 +86,12 @@ pub async fn connect_backend(
     // `balance source` hashes the client address; other algorithms need no key in TCP mode
     // (`rdp-cookie` would need the first payload: not read yet, so it round-robins).
     let src = matches!(be.balance, Balance::Source).then(|| source_key(&info.peer.ip()));
-    let mut srv = pick_server_with_key(be, bs, None, src.as_ref().map(|k| k.as_bytes()))?;
+    // Stick-table persistence first (`engine::persist`), else the balancer.
+    let mut pers = crate::engine::persist::Txn::tcp_request(ctx, be_idx, info);
+    let mut srv = match crate::engine::persist::tcp_server(&pers, be, bs) {
+        Some(i) => i,
+        None => pick_server_with_key(be, bs, None, src.as_ref().map(|k| k.as_bytes()))?,
+    };
     ctx.state.stats.lb_pick(be_idx, srv);
     let mut prev = srv;
     let attempts = be.retries.saturating_add(1);
@@ -110,6 +115,8 @@ pub async fn connect_backend(
         let proxy = s.send_proxy.map(|p| (p, info));
         match server_conn::connect(addr, connect_timeout, proxy).await {
             Ok(stream) => {
+                // Stick stores are written once connected, as HAProxy does in TCP mode.
+                pers.commit_stores(ctx, be_idx, srv);
                 let guard = st.conn_guard();
                 let cur = st.cur_conns.load(Ordering::Relaxed);
                 ctx.state.stats.srv_attempt(be_idx, srv, cur);

@@ -146,11 +146,16 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         }
         frontends.push((d, use_backend, default_backend));
     }
+    // Stick tables and the tables `stick` rules name.
+    let (stick_tables, mut stick_rules) = super::stick::link(ctx, &drafts);
     // Pass 2: per-proxy sanity warnings, in declaration order.
     let global_has_logs = !global.logs.is_empty();
     for d in &drafts {
         let name = d.display_name();
         let label = d.label();
+        if d.has_be() && d.mode == Mode::Tcp && d.cookie.is_some() {
+            link_warn(ctx, d, "http-option-in-tcp", format!("cookie will be ignored for {label} '{name}' (needs 'mode http')."));
+        }
         if d.has_fe() && d.mode == Mode::Tcp && matches!(d.log_format, LogFormatKind::Http | LogFormatKind::HttpClf) {
             let at = d.httplog_loc.clone().unwrap_or_else(|| d.loc.clone());
             link_warn(ctx, d, "httplog-in-tcp", format!("parsing [{}:{}] : 'option httplog' not usable with {label} '{name}' (needs 'mode http'). Falling back to 'option tcplog'.", at.file, at.line));
@@ -187,6 +192,11 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         }
         if d.mode == Mode::Tcp && d.forward_for.is_some() && d.has_be() {
             link_warn(ctx, d, "http-option-in-tcp", format!("'option forwardfor' ignored for {label} '{name}' as it requires HTTP mode."));
+        }
+        if d.mode == Mode::Tcp && d.has_be() {
+            for s in d.servers.iter().filter(|s| s.opts.cookie.is_some()) {
+                link_warn(ctx, d, "http-option-in-tcp", format!("{label} '{name}' : ignoring cookie for server '{}' as HTTP mode is disabled.", s.name));
+            }
         }
     }
     // Pass 3: TLS binds need certificates.
@@ -296,6 +306,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             forward_for: d.forward_for.clone(),
             abortonclose: d.abortonclose,
             cookie: d.cookie.clone(),
+            stick_rules: stick_rules.remove(&d.display_name()).unwrap_or_default(),
             health: d.health.clone(),
             log_health_checks: d.log_health_checks,
             acls: if d.kind == Sections::BACKEND { d.acls.clone() } else { Vec::new() },
@@ -360,6 +371,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         frontends,
         backends,
         userlists: std::mem::take(&mut ctx.userlists),
+        stick_tables,
     })
 }
 

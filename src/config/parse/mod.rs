@@ -12,6 +12,7 @@ pub mod link;
 pub mod proxy;
 pub mod rules;
 pub mod server;
+pub mod stick;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -11,7 +11,7 @@ use super::super::lexer::Word;
 use super::super::loader::{unsupported, with_col};
 use super::super::suggest::best_match;
 use super::super::values;
-use super::{acl, arg, at, bind, invalid_name_char, rules, server, Ctx, SectionState};
+use super::{acl, arg, at, bind, invalid_name_char, rules, server, stick, Ctx, SectionState};
 
 /// Everything a proxy section may set, before defaults are resolved into the IR.
 #[derive(Debug, Clone)]
@@ -43,6 +43,8 @@ pub struct ProxyDraft {
     pub log_global: bool,
     pub logs: Vec<LogTarget>,
     pub cookie: Option<Cookie>,
+    pub stick_table: Option<stick::StickTableDraft>,
+    pub stick_rules: Vec<stick::StickRuleDraft>,
     pub health: HealthCheck,
     pub log_health_checks: bool,
     pub http_buffer_request: bool,
@@ -95,6 +97,8 @@ impl ProxyDraft {
             log_global: false,
             logs: Vec::new(),
             cookie: None,
+            stick_table: None,
+            stick_rules: Vec::new(),
             health: HealthCheck::Tcp,
             log_health_checks: false,
             http_buffer_request: false,
@@ -377,6 +381,8 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             }
             parse_cookie(ctx, words, loc);
         }
+        "stick-table" => stick::parse_stick_table(ctx, words, loc),
+        "stick" | "stick on" | "stick match" | "stick store-request" => stick::parse_stick(ctx, words, loc),
         "errorfile" => rules::parse_errorfile(ctx, words, loc),
         "log" if words[0].text == "no" => {
             if let Some(p) = proxy(ctx) {
@@ -802,8 +808,9 @@ const COOKIE_ERR: &str = "'cookie' supports 'rewrite', 'insert', 'prefix', 'indi
 
 fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let name = arg(words, 1);
+    let kw_loc = with_col(loc, &words[0]);
     if name.is_empty() {
-        return ctx.fatal(&with_col(loc, &words[0]), "missing-argument", "'cookie' expects <cookie_name> as argument.");
+        return ctx.fatal(&kw_loc, "missing-argument", "'cookie' expects <cookie_name> as argument.");
     }
     let mut c = Cookie {
         name: name.to_string(),
@@ -820,13 +827,17 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         dynamic: false,
         attrs: Vec::new(),
     };
+    // HAProxy keeps the mode keywords as flags and checks their combinations at the end.
+    let (mut rewrite, mut insert, mut prefix) = (false, false, false);
+    let tight = |ctx: &mut Ctx, at: Location, msg: String| ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "bad-value", at, msg));
     let mut i = 2;
     while i < words.len() {
         let w = arg(words, i);
+        let wloc = at(loc, words, i);
         match w {
-            "rewrite" => c.mode = CookieMode::Rewrite,
-            "insert" => c.mode = CookieMode::Insert,
-            "prefix" => c.mode = CookieMode::Prefix,
+            "rewrite" => rewrite = true,
+            "insert" => insert = true,
+            "prefix" => prefix = true,
             "indirect" => c.indirect = true,
             "nocache" => c.nocache = true,
             "postonly" => c.postonly = true,
@@ -834,37 +845,98 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             "httponly" => c.httponly = true,
             "secure" => c.secure = true,
             "dynamic" => c.dynamic = true,
-            "domain" | "maxidle" | "maxlife" | "attr" => {
+            "domain" => {
                 let v = arg(words, i + 1);
                 if v.is_empty() {
-                    return ctx.fatal(&at(loc, words, i), "missing-argument", format!("'cookie' '{w}' option needs a value."));
+                    return tight(ctx, wloc, format!("'{w}' expects <domain> as argument."));
                 }
-                match w {
-                    "domain" => c.domains.push(v.to_string()),
-                    "attr" => c.attrs.push(v.to_string()),
-                    _ => {
-                        let secs = match values::parse_duration(v, 1000) {
-                            Ok(d) => d.ms / 1000,
-                            Err(_) => return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("cookie '{w}' : invalid time '{v}'.")),
-                        };
-                        if w == "maxidle" {
-                            c.maxidle_s = Some(secs);
-                        } else {
-                            c.maxlife_s = Some(secs);
+                if !v.contains('.') {
+                    let msg = format!("domain '{v}' contains no embedded dot, this configuration may not work properly (see RFC6265#5.2.3).");
+                    ctx.push(Diagnostic::parsing_tight(Severity::Warning, "cookie-domain", at(loc, words, i + 1), msg));
+                }
+                if let Some(bad) = v.chars().find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))) {
+                    return tight(ctx, at(loc, words, i + 1), format!("character '{bad}' is not permitted in domain name '{v}'."));
+                }
+                c.domains.push(v.to_string());
+                i += 1;
+            }
+            "maxidle" | "maxlife" => {
+                let v = arg(words, i + 1);
+                if v.is_empty() {
+                    let what = if w == "maxidle" { "idletime" } else { "lifetime" };
+                    return tight(ctx, wloc, format!("'{w}' expects <{what}> in seconds as argument."));
+                }
+                let vloc = at(loc, words, i + 1);
+                let secs = match values::parse_time_in_unit(v, 1000) {
+                    Ok((secs, warning)) => {
+                        if let Some(warn) = warning {
+                            ctx.push(Diagnostic::plain(Severity::Warning, "timer-junk", Some(vloc.clone()), warn));
                         }
+                        secs
                     }
+                    Err(values::DurationError::Overflow) => {
+                        return tight(ctx, vloc, format!("timer overflow in argument <{v}> to <{w}>, maximum value is 2147483647 s (~68 years)."));
+                    }
+                    Err(values::DurationError::Underflow) => {
+                        return tight(ctx, vloc, format!("timer underflow in argument <{v}> to <{w}>, minimum non-null value is 1 s."));
+                    }
+                    Err(values::DurationError::UnexpectedChar { ch }) => {
+                        return tight(ctx, vloc, format!("unexpected character '{ch}' in argument to <{w}>."));
+                    }
+                    Err(values::DurationError::Empty) => {
+                        return tight(ctx, wloc, format!("'{w}' expects <{w}> in seconds as argument."));
+                    }
+                };
+                let secs = (secs > 0).then_some(secs);
+                if w == "maxidle" {
+                    c.maxidle_s = secs;
+                } else {
+                    c.maxlife_s = secs;
                 }
                 i += 1;
             }
-            _ => return ctx.fatal(&at(loc, words, i), "bad-value", COOKIE_ERR),
+            "attr" => {
+                let v = arg(words, i + 1);
+                if v.is_empty() {
+                    return tight(ctx, wloc, format!("'{w}' expects <value> as argument."));
+                }
+                if let Some(b) = v.bytes().find(|b| b.is_ascii_control() || *b == b';') {
+                    return tight(ctx, at(loc, words, i + 1), format!("character '%x{b:02X}' is not permitted in attribute value."));
+                }
+                c.attrs.push(v.to_string());
+                i += 1;
+            }
+            _ => return ctx.fatal(&wloc, "bad-value", COOKIE_ERR),
         }
         i += 1;
     }
-    if c.mode != CookieMode::Insert && c.mode != CookieMode::Passive && (c.maxidle_s.is_some() || c.maxlife_s.is_some()) {
-        return ctx.fatal(&with_col(loc, &words[0]), "bad-value", "'cookie' : 'maxidle' and 'maxlife' may only be used with 'insert' mode.");
+    let mut ok = true;
+    if rewrite && c.indirect {
+        ctx.fatal(&kw_loc, "bad-value", "cookie 'rewrite' and 'indirect' modes are incompatible.");
+        ok = false;
     }
-    if c.dynamic || !c.attrs.is_empty() || c.mode == CookieMode::Passive {
-        return ctx.push(unsupported(&with_col(loc, &words[0]), "cookie (passive, dynamic or attr)"));
+    if [rewrite, insert, prefix].iter().filter(|m| **m).count() > 1 {
+        ctx.fatal(&kw_loc, "bad-value", "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible.");
+        ok = false;
+    }
+    if c.preserve && !insert && !c.indirect {
+        ctx.fatal(&kw_loc, "bad-value", "cookie 'preserve' requires at least 'insert' or 'indirect'.");
+        ok = false;
+    }
+    if !ok {
+        return;
+    }
+    c.mode = if insert {
+        CookieMode::Insert
+    } else if rewrite {
+        CookieMode::Rewrite
+    } else if prefix {
+        CookieMode::Prefix
+    } else {
+        CookieMode::Passive
+    };
+    if c.dynamic {
+        return ctx.push(unsupported(&kw_loc, "cookie dynamic"));
     }
     if let Some(p) = proxy(ctx) {
         p.cookie = Some(c);

@@ -25,9 +25,7 @@ use super::errors::{error_bytes, Origin};
 use super::rules::{
     apply_request_rules, apply_response_rules, redirect_bytes, ReqViewOwned, RuleEnv, Verdict,
 };
-use super::upstream::{
-    self, connect, pick_queued, pool_take, ReturnTo, Reuse, ServerBody, ServerConn,
-};
+use super::upstream::{self, connect, pool_take, ReturnTo, Reuse, ServerBody, ServerConn};
 use super::ws;
 
 /// Per client connection state shared by its transactions.
@@ -75,6 +73,9 @@ pub struct Outcome {
     pub mode: HttpConnMode,
     /// The backend used, if any (for errorfiles of late errors).
     pub backend: Option<usize>,
+    /// Persistence outcome: server designated, cookie flags for `%tsc` (default for
+    /// local replies).
+    pub persist: crate::engine::persist::Txn,
 }
 
 /// A request entering a transaction.
@@ -138,6 +139,7 @@ fn local(reply: Bytes, mode: HttpConnMode, backend: Option<usize>) -> Outcome {
         reply: Reply::Local(reply),
         mode,
         backend,
+        persist: Default::default(),
     }
 }
 
@@ -240,6 +242,8 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
     if let Some(ff) = be.forward_for.as_ref().or(fe.forward_for.as_ref()) {
         add_forwarded_for(&mut parts, ff, fe.forward_for.as_ref(), sess.info.peer.ip());
     }
+    // Persistence: the cookie, then the stick rules (`engine::persist`).
+    let mut pers = crate::engine::persist::Txn::http_request(ctx, be_idx, &mut parts, &sess.info);
 
     // 4. Connection headers towards the server.
     let upgrading = t.upgrade.is_some() || parts.method == Method::CONNECT;
@@ -277,14 +281,15 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         _ => ReturnTo::Close,
     };
 
+    // The persistent server or the balancer's, through HAProxy's queues (`persist::queue`).
+    let mut slot = None;
     let Some(mut srv_idx) = tx
-        .queued(pick_queued(
-            be,
-            bs,
-            None,
-            key.as_deref(),
-            ms(be.timeouts.queue).or(connect_to),
-        ))
+        .queued(async {
+            let wait = ms(be.timeouts.queue).or(connect_to);
+            let (i, g) = pers.acquire(ctx, be_idx, key.as_deref(), wait).await?;
+            slot = Some(g);
+            Some(i)
+        })
         .await
     else {
         return local(err(503), mode, Some(be_idx));
@@ -300,7 +305,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             return local(err(503), mode, Some(be_idx));
         };
         // Counted in the server's current requests from now on.
-        let guard = srv_state.conn_guard();
+        let guard = slot.take().unwrap_or_else(|| srv_state.conn_guard());
         tx.attempt(srv_idx, srv_state.cur_conns.load(Ordering::Relaxed));
         // A connection: the private one, a pooled one allowed by `http-reuse`, or a new one.
         let mut reused = true;
@@ -338,6 +343,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
                         {
                             tx.repick(other);
                             srv_idx = other;
+                            pers.redispatched();
                         }
                     }
                     tx.retry(srv_idx);
@@ -405,7 +411,8 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         }
     };
 
-    // 6. The response.
+    // 6. The response. Stick stores are written now, with the server actually used.
+    pers.commit_stores(ctx, be_idx, srv_idx);
     let mut resp = resp;
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS
         || (resp.status().is_success()
@@ -427,8 +434,10 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             }
         }
         let server = hyper::upgrade::on(&mut resp);
-        let (rparts, _body) = resp.into_parts();
+        let (mut rparts, _body) = resp.into_parts();
         drop(conn);
+        let status = rparts.status.as_u16();
+        pers.http_response(ctx, be_idx, srv_idx, status, &mut rparts.headers);
         let head = Response::from_parts(rparts, ());
         let timeouts = TunnelTimeouts::from_ir(&fe.timeouts, &be.timeouts);
         return Outcome {
@@ -440,6 +449,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             })),
             mode,
             backend: Some(be_idx),
+            persist: pers,
         };
     }
     let (mut rparts, rbody) = resp.into_parts();
@@ -462,6 +472,9 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             return local(r, mode, Some(be_idx));
         }
     }
+    // The server's Set-Cookie headers and the persistence cookie, after the rules.
+    let status = rparts.status.as_u16();
+    pers.http_response(ctx, be_idx, srv_idx, status, &mut rparts.headers);
     let private = be.http_reuse == HttpReuse::Never
         || be
             .servers
@@ -478,6 +491,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         reply: Reply::Proxied(Box::new(Response::from_parts(rparts, body))),
         mode,
         backend: Some(be_idx),
+        persist: pers,
     }
 }
 
