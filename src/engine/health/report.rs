@@ -107,7 +107,7 @@ impl CheckResult {
 /// as `<XX>` (upper-case hex).
 pub fn ascii_encode(out: &mut String, src: &[u8], quote: u8) {
     for &b in src {
-        if b < 0x20 || b >= 0x7f || b == quote {
+        if !(0x20..0x7f).contains(&b) || b == quote {
             let _ = write!(out, "<{b:02X}>");
         } else {
             out.push(char::from(b));

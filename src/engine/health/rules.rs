@@ -120,7 +120,7 @@ pub struct Program {
 /// `parse_binary()`: an even-length hex string.
 fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.is_empty() || b.len() % 2 != 0 {
+    if b.is_empty() || !b.len().is_multiple_of(2) {
         return None;
     }
     b.chunks(2)
