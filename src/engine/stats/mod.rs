@@ -56,9 +56,32 @@ const HTX_MSG_OVERHEAD: u64 = 21;
 fn htx_size(sl: [&[u8]; 3], headers: &HeaderMap, body: u64) -> u64 {
     let hdrs: usize = headers
         .iter()
-        .map(|(n, v)| n.as_str().len() + v.len())
+        .map(|(n, v)| header_size(n.as_str(), v.as_bytes()))
         .sum();
     HTX_MSG_OVERHEAD + (sl[0].len() + sl[1].len() + sl[2].len() + hdrs) as u64 + body
+}
+
+/// A header's share of the count. HAProxy's HTTP/1 parser takes the `close` and
+/// `keep-alive` tokens out of `Connection` (dropping the header when nothing is left).
+fn header_size(name: &str, value: &[u8]) -> usize {
+    if !name.eq_ignore_ascii_case("connection") {
+        return name.len() + value.len();
+    }
+    let rest: Vec<&str> = std::str::from_utf8(value)
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|t| {
+            !t.is_empty()
+                && !t.eq_ignore_ascii_case("close")
+                && !t.eq_ignore_ascii_case("keep-alive")
+        })
+        .collect();
+    if rest.is_empty() {
+        0
+    } else {
+        name.len() + rest.join(", ").len()
+    }
 }
 
 /// [`htx_size`] of a raw HTTP/1 response (a local reply), with a chunked body counted by
@@ -68,7 +91,7 @@ fn raw_size(raw: &Bytes) -> (u16, u64) {
         return (0, raw.len() as u64);
     };
     let status = p.status.to_string();
-    let hdrs: usize = p.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    let hdrs: usize = p.headers.iter().map(|(n, v)| header_size(n, v)).sum();
     let chunked = p
         .headers
         .iter()
@@ -183,7 +206,15 @@ pub struct Txn {
     be: AtomicUsize,
     srv: AtomicUsize,
     slot: std::sync::Mutex<Option<BeSlot>>,
+    /// The request head's count.
+    head_bytes: AtomicU64,
+    /// Request body data read so far.
     req_bytes: Arc<AtomicU64>,
+    /// The backend whose byte counters see this stream: the backend used, or a `listen`
+    /// section's own backend when its frontend answered the request itself.
+    bytes_be: AtomicUsize,
+    /// A server connection was used: the request body went out.
+    forwarded: std::sync::atomic::AtomicBool,
     /// Milliseconds from the start: queue exit, connection established, response head.
     t_queue: AtomicU32,
     t_connect: AtomicU32,
@@ -206,13 +237,16 @@ impl Txn {
             be: AtomicUsize::new(NONE),
             srv: AtomicUsize::new(NONE),
             slot: std::sync::Mutex::new(None),
+            head_bytes: AtomicU64::new(0),
             req_bytes: Arc::new(AtomicU64::new(0)),
+            bytes_be: AtomicUsize::new(NONE),
+            forwarded: std::sync::atomic::AtomicBool::new(false),
             t_queue: AtomicU32::new(0),
             t_connect: AtomicU32::new(0),
             t_data: AtomicU32::new(0),
         };
         let head = req_head_size(req);
-        tx.req_bytes.fetch_add(head, Relaxed);
+        tx.head_bytes.store(head, Relaxed);
         let body = std::mem::replace(req.body_mut(), crate::engine::http::body::empty());
         *req.body_mut() = tx.count_body(body);
         tx
@@ -240,14 +274,18 @@ impl Txn {
     }
 
     /// `http-request` rules of the frontend (`be: None`) or of backend `be` answered the
-    /// request: a `deny` counts as a denied request, anything else as intercepted.
+    /// request: a `deny` counts as a denied request, anything else (by the frontend) as
+    /// intercepted.
     pub fn rule_reply(&self, rules: &[HttpRule], reply: &Bytes, be: Option<usize>) {
         let status = parse_raw(reply).map_or(0, |p| p.status);
         let denied = rules
             .iter()
             .any(|r| matches!(r.action, HttpAction::Deny { status: s } if s == status));
         if !denied {
-            self.intercepted();
+            // haproxy 2.6.12 counts interceptions by the frontend's rules only.
+            if be.is_none() {
+                self.intercepted();
+            }
             return;
         }
         let c = self.counters();
@@ -262,6 +300,7 @@ impl Txn {
     /// The request goes to backend `be`.
     pub fn backend(&self, be: usize) {
         self.be.store(be, Relaxed);
+        self.bytes_be.store(be, Relaxed);
         let slot = BeSlot::new(&self.ctx.state, be, true);
         if let Ok(mut s) = self.slot.lock() {
             *s = Some(slot);
@@ -335,6 +374,7 @@ impl Txn {
     /// The attempt got a connection, new or reused; the request goes out on it.
     pub fn connected(&self, reused: bool) {
         self.t_connect.store(self.elapsed_ms(), Relaxed);
+        self.forwarded.store(true, Relaxed);
         if let (Some(be), Some(srv)) = (self.be_idx(), self.srv_idx()) {
             let c = self.counters();
             c.srv_connected(be, srv, reused);
@@ -381,13 +421,25 @@ impl Txn {
         let c = &self.ctx.state.stats;
         let fe = self.ctx.frontend;
         let be = self.be_idx().or(out.backend);
+        let bytes_be = Some(self.bytes_be.load(Relaxed))
+            .filter(|b| *b != NONE)
+            .or(be);
         let srv = self.srv_idx();
-        let bin = self.req_bytes.load(Relaxed);
+        // Body data counts once it went to a server (HAProxy counts forwarded data).
+        let body = if self.forwarded.load(Relaxed) {
+            self.req_bytes.load(Relaxed)
+        } else {
+            0
+        };
+        let bin = self.head_bytes.load(Relaxed) + body;
         let (status, head_bytes) = match &mut out.reply {
             Reply::Local(raw) => raw_size(raw),
             Reply::Proxied(resp) => {
                 let st = resp.status();
-                let reason = st.canonical_reason().unwrap_or("");
+                let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
+                    Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+                    None => st.canonical_reason().unwrap_or("").to_string(),
+                };
                 let code = st.as_str().to_string();
                 let n = htx_size(
                     [b"HTTP/1.1", code.as_bytes(), reason.as_bytes()],
@@ -398,7 +450,10 @@ impl Txn {
             }
             Reply::Upgrade(u) => {
                 let st = u.head.status();
-                let reason = st.canonical_reason().unwrap_or("");
+                let reason = match u.head.extensions().get::<hyper::ext::ReasonPhrase>() {
+                    Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+                    None => st.canonical_reason().unwrap_or("").to_string(),
+                };
                 let code = st.as_str().to_string();
                 let n = htx_size(
                     [b"HTTP/1.1", code.as_bytes(), reason.as_bytes()],
@@ -414,7 +469,7 @@ impl Txn {
         if let Some(b) = be.and_then(|b| c.be.get(b)) {
             b.rsp.count(status);
         }
-        c.bytes(fe, be, srv, bin, head_bytes);
+        c.bytes(fe, bytes_be, srv, bin, head_bytes);
         let slot = self.slot.lock().ok().and_then(|mut s| s.take());
         if let (Reply::Proxied(resp), Some(be)) = (&mut out.reply, be) {
             let tap = BodyTap {
@@ -463,14 +518,30 @@ pub fn intercept(
 ) -> Option<Bytes> {
     let stats = stats?;
     let after = http::match_uri(stats, parts)?;
-    tx.intercepted();
-    Some(http::respond(
-        &tx.ctx.state,
-        stats,
-        parts,
-        &after,
-        errorfiles,
-    ))
+    // Only the frontend's stats page counts as intercepted (haproxy 2.6.12 does not count
+    // a backend's). The page is the stream's "server": the backend (a `listen` section's
+    // own, for its frontend) gets `lastsess` and the bytes.
+    let state = &tx.ctx.state;
+    let be = match tx.be_idx() {
+        Some(b) => Some(b),
+        None => {
+            tx.intercepted();
+            let listen = state
+                .stats
+                .listen_fe
+                .iter()
+                .position(|f| *f == Some(tx.ctx.frontend));
+            if let Some(b) = listen {
+                tx.bytes_be.store(b, Relaxed);
+            }
+            listen
+        }
+    };
+    if let Some(b) = be.and_then(|b| state.stats.be.get(b)) {
+        b.last_sess
+            .store(state.stats.now_s().saturating_add(1), Relaxed);
+    }
+    Some(http::respond(state, stats, parts, &after, errorfiles))
 }
 
 /// Records the current state of server `si` of backend `bi` and of the backend (for
