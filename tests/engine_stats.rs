@@ -708,3 +708,33 @@ async fn backend_stats_and_tcp_listen() {
         ]
     );
 }
+
+#[tokio::test]
+async fn http2_clients_get_the_page_unchunked() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    let eng = start(&cfg(
+        "  stats enable\n  stats uri /st\n  stats refresh 3s",
+        "",
+    ))
+    .await;
+    let io = TcpStream::connect(fe(&eng)).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .handshake(TokioIo::new(io))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = hyper::Request::get("http://x.test/st;csv")
+        .body(Full::<bytes::Bytes>::default())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.version(), hyper::Version::HTTP_2);
+    assert_eq!(resp.headers()["content-type"], "text/plain");
+    assert_eq!(resp.headers()["refresh"], "3");
+    assert!(resp.headers().get("transfer-encoding").is_none());
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(text.lines().next(), Some(CSV_HEADER));
+    assert!(text.ends_with(",\n"), "{text}");
+}

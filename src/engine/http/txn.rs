@@ -146,7 +146,9 @@ fn local(reply: Bytes, mode: HttpConnMode, backend: Option<usize>) -> Outcome {
 /// Runs one transaction to the point where a response head (or a local reply) is known,
 /// counting it in the stats (`engine::stats::Txn`).
 pub async fn run(sess: &Session, mut t: TxnRequest) -> Outcome {
-    let tx = crate::engine::stats::Txn::begin(&sess.ctx, &mut t.req);
+    // Only HTTP/1 clients take interim responses: it tells them from HTTP/2 ones.
+    let h1 = t.informational.is_some();
+    let tx = crate::engine::stats::Txn::begin(&sess.ctx, &mut t.req, h1);
     let out = run_inner(sess, t, &tx).await;
     tx.end(out)
 }

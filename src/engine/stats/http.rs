@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::Bytes;
-use hyper::http::{request, Method, Version};
+use hyper::http::{request, Method};
 
 use crate::config::ir::{ErrorFile, Stats};
 use crate::engine::http::errors::{error_bytes, find_head_end, Origin};
@@ -158,12 +158,14 @@ pub fn unauthorized(realm: &str, be_ef: &[ErrorFile], fe_ef: &[ErrorFile]) -> By
 
 /// Serves a request already matched by [`match_uri`]: the 401 when `stats auth` is not
 /// satisfied, the 303 for a POST (no `stats admin`: the action is denied), else the page.
+/// `h1`: the client speaks HTTP/1 (the body is then chunked).
 pub fn respond(
     state: &EngineState,
     stats: &Stats,
     parts: &request::Parts,
     after: &str,
     errorfiles: (&[ErrorFile], &[ErrorFile]),
+    h1: bool,
 ) -> Bytes {
     if !authorized(stats, parts) {
         let realm = stats.realm.as_deref().unwrap_or(DEFAULT_REALM);
@@ -200,7 +202,7 @@ pub fn respond(
     let head_req = parts.method == Method::HEAD;
     // HAProxy's applet sends a chunked body to HTTP/1 clients (even 1.0 ones) and nothing
     // for HEAD; HTTP/2 frames the body itself.
-    let chunked = !head_req && parts.version != Version::HTTP_2;
+    let chunked = !head_req && h1;
     if chunked {
         head.push_str("transfer-encoding: chunked\r\n");
     }

@@ -202,6 +202,8 @@ const NONE: usize = usize::MAX;
 /// (backend, server), when, and how many request bytes went through.
 pub struct Txn {
     ctx: ConnCtx,
+    /// The client speaks HTTP/1 (local replies are then chunked like HAProxy's applets).
+    h1: bool,
     start: Instant,
     be: AtomicUsize,
     srv: AtomicUsize,
@@ -223,8 +225,9 @@ pub struct Txn {
 
 impl Txn {
     /// A request reached the frontend (`req_tot`, the request rate). Its head is counted
-    /// in `bin` as received, and its body is wrapped to count its data.
-    pub fn begin(ctx: &ConnCtx, req: &mut Request<ReqBody>) -> Self {
+    /// in `bin` as received, and its body is wrapped to count its data. `h1`: the client
+    /// speaks HTTP/1 (not HTTP/2).
+    pub fn begin(ctx: &ConnCtx, req: &mut Request<ReqBody>, h1: bool) -> Self {
         let c = &ctx.state.stats;
         if let Some(f) = c.fe.get(ctx.frontend) {
             f.cum_req.fetch_add(1, Relaxed);
@@ -233,6 +236,7 @@ impl Txn {
         }
         let tx = Txn {
             ctx: ctx.clone(),
+            h1,
             start: Instant::now(),
             be: AtomicUsize::new(NONE),
             srv: AtomicUsize::new(NONE),
@@ -541,7 +545,9 @@ pub fn intercept(
         b.last_sess
             .store(state.stats.now_s().saturating_add(1), Relaxed);
     }
-    Some(http::respond(state, stats, parts, &after, errorfiles))
+    Some(http::respond(
+        state, stats, parts, &after, errorfiles, tx.h1,
+    ))
 }
 
 /// Records the current state of server `si` of backend `bi` and of the backend (for
