@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use super::super::address::{self, Host, PortSpec};
 use super::super::diag::{Diagnostic, Severity};
 use super::super::ir::{
+    HealthCheck,
     Backend, Bind, BindTls, Config, Frontend, Global, LogFormatKind, Mode, Origin, SectionKind, Server, UseBackend,
 };
 use super::super::keywords::Sections;
@@ -307,7 +308,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             abortonclose: d.abortonclose,
             cookie: d.cookie.clone(),
             stick_rules: stick_rules.remove(&d.display_name()).unwrap_or_default(),
-            health: d.health.clone(),
+            health: effective_health(ctx, d),
             log_health_checks: d.log_health_checks,
             acls: if d.kind == Sections::BACKEND { d.acls.clone() } else { Vec::new() },
             http_request: if d.kind == Sections::BACKEND { d.http_request.clone() } else { Vec::new() },
@@ -373,6 +374,50 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         userlists: std::mem::take(&mut ctx.userlists),
         stick_tables,
     })
+}
+
+/// The check a backend runs: the type `option httpchk|tcp-check` chose, with the
+/// `http-check`/`tcp-check` rules merged in (HAProxy accepts both in any order). Rules
+/// without their option are ignored with HAProxy's warning.
+fn effective_health(ctx: &mut Ctx, d: &ProxyDraft) -> HealthCheck {
+    let rules = &d.http_check_rules;
+    match &d.health {
+        HealthCheck::Http(base) => {
+            let mut h = base.clone();
+            if let Some(m) = &rules.method {
+                h.method = m.clone();
+            }
+            if let Some(u) = &rules.uri {
+                h.uri = u.clone();
+            }
+            if let Some(v) = &rules.version {
+                h.version = v.clone();
+            }
+            h.headers.extend(rules.headers.iter().cloned());
+            h.body = rules.body.clone().or(h.body);
+            h.expect = rules.expect.clone().or(h.expect);
+            h.disable_on_404 |= rules.disable_on_404;
+            if d.tcp_check_rules.is_some() {
+                link_warn(ctx, d, "ignored-rules", format!("{} '{}' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", d.label(), d.display_name()));
+            }
+            HealthCheck::Http(h)
+        }
+        HealthCheck::TcpCheck(_) => {
+            if rules.used {
+                link_warn(ctx, d, "ignored-rules", format!("{} '{}' uses http-check rules without 'option httpchk', so the rules are ignored.", d.label(), d.display_name()));
+            }
+            HealthCheck::TcpCheck(d.tcp_check_rules.clone().unwrap_or_default())
+        }
+        HealthCheck::Tcp => {
+            if rules.used {
+                link_warn(ctx, d, "ignored-rules", format!("{} '{}' uses http-check rules without 'option httpchk', so the rules are ignored.", d.label(), d.display_name()));
+            }
+            if d.tcp_check_rules.is_some() {
+                link_warn(ctx, d, "ignored-rules", format!("{} '{}' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", d.label(), d.display_name()));
+            }
+            HealthCheck::Tcp
+        }
+    }
 }
 
 /// HTTP frontends cannot use TCP backends (the reverse is allowed).

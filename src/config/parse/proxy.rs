@@ -45,7 +45,12 @@ pub struct ProxyDraft {
     pub cookie: Option<Cookie>,
     pub stick_table: Option<stick::StickTableDraft>,
     pub stick_rules: Vec<stick::StickRuleDraft>,
+    /// Check type chosen by `option httpchk|tcp-check` (`Tcp` otherwise), with the request
+    /// line `option httpchk` gave; `http-check`/`tcp-check` rules are kept apart and merged at
+    /// link time, since HAProxy accepts them in any order.
     pub health: HealthCheck,
+    pub http_check_rules: HttpCheckRules,
+    pub tcp_check_rules: Option<Vec<TcpCheckStep>>,
     pub log_health_checks: bool,
     pub http_buffer_request: bool,
     pub acls: Vec<Acl>,
@@ -100,6 +105,8 @@ impl ProxyDraft {
             stick_table: None,
             stick_rules: Vec::new(),
             health: HealthCheck::Tcp,
+            http_check_rules: HttpCheckRules::default(),
+            tcp_check_rules: None,
             log_health_checks: false,
             http_buffer_request: false,
             acls: Vec::new(),
@@ -137,6 +144,19 @@ impl ProxyDraft {
     pub fn display_name(&self) -> String {
         self.name.clone().unwrap_or_default()
     }
+}
+
+/// What `http-check send|expect|disable-on-404` lines set.
+#[derive(Debug, Clone, Default)]
+pub struct HttpCheckRules {
+    pub used: bool,
+    pub method: Option<String>,
+    pub uri: Option<String>,
+    pub version: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub expect: Option<HttpCheckExpect>,
+    pub disable_on_404: bool,
 }
 
 /// `frontend|backend|listen|defaults <name> [from <defaults>]`.
@@ -985,34 +1005,34 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let sub = arg(words, 1);
     let kw_loc = with_col(loc, &words[0]);
     let Some(p) = proxy(ctx) else { return };
-    let mut chk = match &p.health {
-        HealthCheck::Http(h) => h.clone(),
-        _ => HttpCheck {
-            method: "OPTIONS".into(),
-            uri: "/".into(),
-            version: "HTTP/1.0".into(),
-            headers: Vec::new(),
-            body: None,
-            expect: None,
-            disable_on_404: false,
-        },
-    };
+    let mut rules = p.http_check_rules.clone();
+    rules.used = true;
     match sub {
         "send" => {
+            // HAProxy chains several send/expect pairs; haproxide runs one of each.
+            if rules.method.is_some() || rules.uri.is_some() || rules.version.is_some() || !rules.headers.is_empty() || rules.body.is_some() {
+                return ctx.push(unsupported(&kw_loc, "http-check send (more than one)"));
+            }
             let mut i = 2;
             while i < words.len() {
                 let v = arg(words, i + 1).to_string();
                 match arg(words, i) {
-                    "meth" => chk.method = v,
-                    "uri" => chk.uri = v,
-                    "ver" => chk.version = v,
+                    "meth" => rules.method = Some(v),
+                    "uri" => rules.uri = Some(v),
+                    "ver" => rules.version = Some(v),
                     "hdr" => {
-                        chk.headers.push((v, arg(words, i + 2).to_string()));
+                        let value = arg(words, i + 2).to_string();
+                        if value.contains('%') {
+                            // A log-format value in HAProxy; sent verbatim here.
+                            return ctx.push(unsupported(&at(loc, words, i), "http-check send hdr with a log-format value"));
+                        }
+                        rules.headers.push((v, value));
                         i += 1;
                     }
-                    "body" => chk.body = Some(v),
+                    "body" => rules.body = Some(v),
                     // A comment only labels the step in HAProxy's logs.
                     "comment" => {}
+                    "uri-lf" | "body-lf" => return ctx.push(unsupported(&at(loc, words, i), &format!("http-check send {}", arg(words, i)))),
                     other => {
                         return ctx.fatal(
                             &at(loc, words, i),
@@ -1025,6 +1045,9 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             }
         }
         "expect" => {
+            if rules.expect.is_some() {
+                return ctx.push(unsupported(&kw_loc, "http-check expect (more than one)"));
+            }
             let mut i = 2;
             let negate = arg(words, i) == "!";
             if negate {
@@ -1032,9 +1055,8 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             }
             let kind = match arg(words, i) {
                 "status" => super::super::ir::ExpectKind::Status,
-                "rstatus" => super::super::ir::ExpectKind::Rstatus,
                 "string" => super::super::ir::ExpectKind::String,
-                "rstring" => super::super::ir::ExpectKind::Rstring,
+                // rstatus/rstring need regular expressions; hdr/fhdr need header rules.
                 other => {
                     return ctx.push(unsupported(&at(loc, words, i), &format!("http-check expect {other}")));
                 }
@@ -1043,12 +1065,33 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             if pattern.is_empty() {
                 return ctx.fatal(&kw_loc, "missing-argument", format!("'http-check expect' : '{}' expects <pattern> as argument.", arg(words, i)));
             }
-            chk.expect = Some(HttpCheckExpect { negate, kind, pattern: pattern.to_string() });
+            if kind == super::super::ir::ExpectKind::Status && !valid_status_list(pattern) {
+                return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("'http-check expect' : invalid status list '{pattern}'."));
+            }
+            if let Some(extra) = words.get(i + 2) {
+                // min-recv, on-success, on-error, status-code, tout-status, comment...
+                return ctx.push(unsupported(&with_col(loc, extra), &format!("http-check expect {}", extra.text)));
+            }
+            rules.expect = Some(HttpCheckExpect { negate, kind, pattern: pattern.to_string() });
         }
-        "disable-on-404" => chk.disable_on_404 = true,
+        "disable-on-404" => rules.disable_on_404 = true,
         other => return ctx.push(unsupported(&kw_loc, &format!("http-check {other}"))),
     }
-    p.health = HealthCheck::Http(chk);
+    if let Some(p) = proxy(ctx) {
+        p.http_check_rules = rules;
+    }
+}
+
+/// `200`, `200,300-399`: HAProxy's status lists for `http-check expect status`.
+fn valid_status_list(s: &str) -> bool {
+    s.split(',').all(|part| {
+        let mut bounds = part.splitn(2, '-');
+        let ok = |b: Option<&str>| b.is_some_and(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()));
+        match (bounds.next(), bounds.next()) {
+            (a, None) => ok(a),
+            (a, b) => ok(a) && ok(b),
+        }
+    })
 }
 
 fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
@@ -1065,7 +1108,8 @@ fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                         port = Some(values::atoi(arg(words, i + 1)).clamp(0, 65535) as u16);
                         i += 1;
                     }
-                    "ssl" => ssl = true,
+                    // No TLS towards servers yet.
+                    "ssl" => return ctx.push(unsupported(&at(loc, words, i), "tcp-check connect ssl")),
                     "send-proxy" => send_proxy = true,
                     other => return ctx.push(unsupported(&at(loc, words, i), &format!("tcp-check connect {other}"))),
                 }
@@ -1074,7 +1118,7 @@ fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             TcpCheckStep::Connect { port, ssl, send_proxy }
         }
         "send" => TcpCheckStep::Send(arg(words, 2).as_bytes().to_vec()),
-        "send-lf" => TcpCheckStep::Send(arg(words, 2).as_bytes().to_vec()),
+        "send-lf" => return ctx.push(unsupported(&with_col(loc, &words[0]), "tcp-check send-lf")),
         "expect" => {
             let mut i = 2;
             let negate = arg(words, i) == "!";
@@ -1083,18 +1127,21 @@ fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             }
             let kind = match arg(words, i) {
                 "string" => super::super::ir::ExpectKind::String,
-                "rstring" => super::super::ir::ExpectKind::Rstring,
                 "binary" => super::super::ir::ExpectKind::Binary,
                 other => return ctx.push(unsupported(&at(loc, words, i), &format!("tcp-check expect {other}"))),
             };
-            TcpCheckStep::Expect(HttpCheckExpect { negate, kind, pattern: arg(words, i + 1).to_string() })
+            let pattern = arg(words, i + 1);
+            if kind == super::super::ir::ExpectKind::Binary && (pattern.len() % 2 != 0 || !pattern.bytes().all(|b| b.is_ascii_hexdigit())) {
+                return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("'tcp-check expect binary' : invalid hex string '{pattern}'."));
+            }
+            if let Some(extra) = words.get(i + 2) {
+                return ctx.push(unsupported(&with_col(loc, extra), &format!("tcp-check expect {}", extra.text)));
+            }
+            TcpCheckStep::Expect(HttpCheckExpect { negate, kind, pattern: pattern.to_string() })
         }
         "comment" => TcpCheckStep::Comment(arg(words, 2).to_string()),
         other => return ctx.push(unsupported(&with_col(loc, &words[0]), &format!("tcp-check {other}"))),
     };
     let Some(p) = proxy(ctx) else { return };
-    match &mut p.health {
-        HealthCheck::TcpCheck(steps) => steps.push(step),
-        h => *h = HealthCheck::TcpCheck(vec![step]),
-    }
+    p.tcp_check_rules.get_or_insert_with(Vec::new).push(step);
 }
