@@ -738,3 +738,31 @@ async fn http2_clients_get_the_page_unchunked() {
     assert_eq!(text.lines().next(), Some(CSV_HEADER));
     assert!(text.ends_with(",\n"), "{text}");
 }
+
+#[tokio::test]
+async fn unreadable_requests_count_as_invalid() {
+    let eng = start(&format!(
+        "{}\n",
+        cfg(
+            "  stats enable\n  stats uri /st\n  timeout http-request 300ms",
+            ""
+        )
+    ))
+    .await;
+    // A header line without a colon (400), then a head that never ends (408).
+    assert_eq!(
+        exchange(fe(&eng), "GET / HTTP/1.1\r\nHost x\r\n\r\n")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(exchange(fe(&eng), "GET / HTTP/1.1\r\nHo").await.status, 408);
+    let rows = csv(fe(&eng), "/st;csv").await;
+    // haproxy 2.6.12: both are invalid requests, count as requests and 4xx responses, and
+    // add no bytes.
+    assert_eq!(field(&rows, "fe", "FRONTEND", "ereq"), "2");
+    assert_eq!(field(&rows, "fe", "FRONTEND", "hrsp_4xx"), "2");
+    assert_eq!(field(&rows, "fe", "FRONTEND", "req_tot"), "3");
+    assert_eq!(field(&rows, "fe", "FRONTEND", "bin"), "0");
+    assert_eq!(field(&rows, "fe", "FRONTEND", "bout"), "0");
+}

@@ -494,6 +494,7 @@ where
                 }
                 HeadRead::Close => break,
                 HeadRead::Error(status) => {
+                    crate::engine::stats::mux_error(&sess.ctx, status);
                     let raw = error_bytes(status, Origin::Mux, &[], &fe_errorfiles);
                     let _ = write_all_to(&mut wr, &raw, timers.client).await;
                     break;

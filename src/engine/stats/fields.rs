@@ -440,7 +440,9 @@ pub fn proxies(state: &EngineState) -> Vec<(Option<usize>, Option<usize>)> {
             o.line,
         )
     };
-    let mut out: Vec<((usize, usize), Option<usize>, Option<usize>)> = Vec::new();
+    // (load order, frontend, backend) per proxy.
+    type Entry = ((usize, usize), Option<usize>, Option<usize>);
+    let mut out: Vec<Entry> = Vec::new();
     for (fi, f) in cfg.frontends.iter().enumerate() {
         out.push((rank(&f.origin), Some(fi), None));
     }

@@ -24,7 +24,7 @@ pub fn u2h(n: u64) -> String {
     let mut out = String::with_capacity(len + 24);
     for (i, c) in digits.chars().enumerate() {
         let from_right = len - i - 1;
-        if from_right > 0 && from_right % 3 == 0 {
+        if from_right > 0 && from_right.is_multiple_of(3) {
             out.push_str("<span class=\"rls\">");
             out.push(c);
             out.push_str("</span>");
@@ -339,11 +339,7 @@ pub fn end(out: &mut String) {
 }
 
 fn pct(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        0
-    } else {
-        a * 100 / b
-    }
+    (a * 100).checked_div(b).unwrap_or(0)
 }
 
 /// The "Bytes Out" cell with its compression tooltip.

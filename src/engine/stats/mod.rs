@@ -211,7 +211,7 @@ pub struct Txn {
     /// The request head's count.
     head_bytes: AtomicU64,
     /// Request body data read so far.
-    req_bytes: Arc<AtomicU64>,
+    req_bytes: Option<Arc<AtomicU64>>,
     /// The backend whose byte counters see this stream: the backend used, or a `listen`
     /// section's own backend when its frontend answered the request itself.
     bytes_be: AtomicUsize,
@@ -242,7 +242,7 @@ impl Txn {
             srv: AtomicUsize::new(NONE),
             slot: std::sync::Mutex::new(None),
             head_bytes: AtomicU64::new(0),
-            req_bytes: Arc::new(AtomicU64::new(0)),
+            req_bytes: (!req.body().is_end_stream()).then(|| Arc::new(AtomicU64::new(0))),
             bytes_be: AtomicUsize::new(NONE),
             forwarded: std::sync::atomic::AtomicBool::new(false),
             t_queue: AtomicU32::new(0),
@@ -251,8 +251,10 @@ impl Txn {
         };
         let head = req_head_size(req);
         tx.head_bytes.store(head, Relaxed);
-        let body = std::mem::replace(req.body_mut(), crate::engine::http::body::empty());
-        *req.body_mut() = tx.count_body(body);
+        if let Some(n) = &tx.req_bytes {
+            let body = std::mem::replace(req.body_mut(), crate::engine::http::body::empty());
+            *req.body_mut() = count_body(body, n.clone());
+        }
         tx
     }
 
@@ -309,23 +311,6 @@ impl Txn {
         if let Ok(mut s) = self.slot.lock() {
             *s = Some(slot);
         }
-    }
-
-    /// Wraps a request body so its data is counted (`bin`); bodies known to be empty are
-    /// returned as they are.
-    fn count_body(&self, body: ReqBody) -> ReqBody {
-        if body.is_end_stream() {
-            return body;
-        }
-        use http_body_util::BodyExt as _;
-        let n = self.req_bytes.clone();
-        body.map_frame(move |f| {
-            if let Some(d) = f.data_ref() {
-                n.fetch_add(d.len() as u64, Relaxed);
-            }
-            f
-        })
-        .boxed_unsync()
     }
 
     /// Waits for `pick` (a server choice that may queue), counting the request in the
@@ -431,7 +416,7 @@ impl Txn {
         let srv = self.srv_idx();
         // Body data counts once it went to a server (HAProxy counts forwarded data).
         let body = if self.forwarded.load(Relaxed) {
-            self.req_bytes.load(Relaxed)
+            self.req_bytes.as_ref().map_or(0, |n| n.load(Relaxed))
         } else {
             0
         };
@@ -576,6 +561,20 @@ pub fn observe_server(state: &EngineState, bi: usize, si: usize) {
     );
 }
 
+/// The HTTP/1 parser answered a request it could not read (400) or that did not come in
+/// time (408): an invalid request (`ereq`), counted in `req_tot` and the response classes
+/// but not in the bytes, as haproxy 2.6.12 does.
+pub fn mux_error(ctx: &ConnCtx, status: u16) {
+    let c = &ctx.state.stats;
+    if let Some(f) = c.fe.get(ctx.frontend) {
+        f.failed_req.fetch_add(1, Relaxed);
+        f.cum_req.fetch_add(1, Relaxed);
+        let r = f.req_rate.add(c.now_ms(), 1);
+        f.rps_max.fetch_max(r, Relaxed);
+        f.rsp.count(status);
+    }
+}
+
 /// Counts a TCP-mode session's bytes once its tunnel ended.
 pub fn tcp_session_bytes(
     ctx: &ConnCtx,
@@ -595,17 +594,38 @@ pub fn tcp_session_bytes(
 
 /// The byte count HAProxy gives a request head (see [`htx_size`]).
 fn req_head_size<B>(req: &Request<B>) -> u64 {
-    let uri = req.uri().to_string();
+    let u = req.uri();
+    // The length of the URI as written (`Uri`'s Display), without allocating.
+    let uri_len = match (u.scheme_str(), u.authority()) {
+        (Some(s), Some(a)) => {
+            s.len() + 3 + a.as_str().len() + u.path_and_query().map_or(0, |p| p.as_str().len())
+        }
+        (None, Some(a)) if u.path_and_query().is_none() => a.as_str().len(),
+        _ => u.path_and_query().map_or(0, |p| p.as_str().len()),
+    };
     let v: &[u8] = match req.version() {
         hyper::http::Version::HTTP_10 => b"HTTP/1.0",
         hyper::http::Version::HTTP_2 => b"HTTP/2.0",
         _ => b"HTTP/1.1",
     };
-    htx_size(
-        [req.method().as_str().as_bytes(), uri.as_bytes(), v],
-        req.headers(),
-        0,
-    )
+    let hdrs: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| header_size(n.as_str(), v.as_bytes()))
+        .sum();
+    HTX_MSG_OVERHEAD + (req.method().as_str().len() + uri_len + v.len() + hdrs) as u64
+}
+
+/// Wraps a request body so its data is counted in `n` (`bin`).
+fn count_body(body: ReqBody, n: Arc<AtomicU64>) -> ReqBody {
+    use http_body_util::BodyExt as _;
+    body.map_frame(move |f| {
+        if let Some(d) = f.data_ref() {
+            n.fetch_add(d.len() as u64, Relaxed);
+        }
+        f
+    })
+    .boxed_unsync()
 }
 
 #[cfg(test)]
@@ -627,6 +647,14 @@ mod tests {
             .body(())
             .unwrap();
         assert_eq!(req_head_size(&req), 82);
+        let abs = Request::builder()
+            .uri("http://a.test:81/p?q")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            req_head_size(&abs),
+            21 + 3 + "http://a.test:81/p?q".len() as u64 + 8
+        );
         let bare = Request::builder().uri("/").body(()).unwrap();
         assert_eq!(req_head_size(&bare), 33);
     }
