@@ -8,7 +8,8 @@
 //! Modules: `listener` (sockets, accept, maxconn), `tls` (rustls per bind, SNI), `tcp` (TCP
 //! mode), `pump` (byte tunnel, shared with HTTP upgrades), `health` (checks), `signals`,
 //! `server_conn` (server connects, PROXY protocol), `state` and `conn` (shared types, the
-//! contract with `http`), `log` (HAProxy-style stderr messages).
+//! contract with `http`), `log` (HAProxy-style stderr messages), `persist` (cookie and
+//! stick-table persistence, request queues).
 
 pub mod conn;
 pub mod health;

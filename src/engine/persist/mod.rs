@@ -15,7 +15,19 @@
 //!    the server's `Set-Cookie` headers and the inserted cookie.
 //!
 //! [`Txn::ck`] and [`Txn::sck`] are HAProxy's cookie flags for `%tsc` (see
-//! [`Txn::tsc_cookie_chars`]).
+//! [`Txn::tsc_cookie_chars`]); the HTTP transaction returns them in `Outcome::persist`.
+//!
+//! Known differences with HAProxy 2.6.12:
+//! - headers of the same name are grouped (hyper's `HeaderMap`): an inserted `Set-Cookie`
+//!   or `Cache-control` sits next to the server's headers of that name, where HAProxy
+//!   appends it after all the others;
+//! - hash balancing (`source`, `uri`, `hdr`...) skips full servers and the request waits in
+//!   the backend queue, where HAProxy queues it on the hashed server (with its `maxqueue`);
+//! - TCP mode does not queue: a sticky server at `maxconn` is bypassed (balanced);
+//! - local replies (a 503 after persistence was decided...) report default cookie flags.
+//!
+//! Refused at load: `stick store-response`, table `peers` and `store`, `track-sc*`,
+//! `non-stick`, `force-persist`/`ignore-persist`, `cookie ... dynamic`.
 
 pub mod cookie;
 pub mod queue;
