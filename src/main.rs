@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         diag_mode: args.diag,
         env: None,
         report_all: args.format != Format::Haproxy,
+        resolver: None,
     };
     let mut loaded = load(&opts);
     refuse_what_the_engine_cannot_run(&mut loaded);

@@ -31,7 +31,13 @@ pub struct LoadOptions {
     /// Run the link-time checks even after parse errors, so that one run reports every
     /// error (HAProxy stops before them; the human and JSON formats do not).
     pub report_all: bool,
+    /// Host name resolution; `None` uses the system resolver as HAProxy does. Tests and the
+    /// fuzzers plug in a resolver that never touches the network.
+    pub resolver: Option<Resolver>,
 }
+
+/// A host name resolver: the name and the address family its prefix asked for.
+pub type Resolver = fn(&str, Option<super::address::Family>) -> Option<std::net::IpAddr>;
 
 /// What loading produced.
 #[derive(Debug, Default)]

@@ -70,7 +70,7 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
             Host::Any4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             Host::Any6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
             Host::Ip(ip) => *ip,
-            Host::Name(n) => match address::resolve_host_for(n, a.family_hint) {
+            Host::Name(n) => match ctx.resolve(n, a.family_hint) {
                 Some(ip) => ip,
                 None => {
                     ctx.fatal(&at(loc, words, 1), "dns", format!("'bind' : invalid address: '{n}' in '{raw}'"));

@@ -241,7 +241,7 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
     // is followed by a blank line).
     if let Target::Udp(a) | Target::Tcp(a) = &target {
         if let address::Host::Name(h) = &a.host {
-            if address::resolve_host_for(h, a.family_hint).is_none() {
+            if ctx.resolve(h, a.family_hint).is_none() {
                 ctx.fatal(&at(loc, words, 1), "dns", format!("log : invalid address: '{h}' in '{a1}'\n"));
                 return None;
             }

@@ -236,7 +236,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                     ctx.push(unsupported(&s.loc, "servers without an address (transparent/dispatch)").link());
                     continue;
                 }
-                Host::Name(n) => match address::resolve_host_for(n, s.addr.family_hint) {
+                Host::Name(n) => match ctx.resolve(n, s.addr.family_hint) {
                     Some(ip) => Some(ip),
                     None => {
                         let tolerate = ctx.opts.ignore_dns_failures || s.opts.init_addr.iter().any(|m| m == "none");

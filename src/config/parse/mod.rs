@@ -127,6 +127,14 @@ impl Ctx {
         self.line = line;
     }
 
+    /// Resolves a host name with the configured resolver (the system's by default).
+    pub fn resolve(&self, name: &str, family: Option<super::address::Family>) -> Option<std::net::IpAddr> {
+        match self.opts.resolver {
+            Some(r) => r(name, family),
+            None => super::address::resolve_host_for(name, family),
+        }
+    }
+
     /// Variable lookup for the lexer, including HAProxy's pseudo variables.
     pub fn env_lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
         move |name: &str| match name {

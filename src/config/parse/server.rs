@@ -263,7 +263,7 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
                 consumed = 2;
             }
             "addr" => {
-                match v.parse::<std::net::IpAddr>().ok().or_else(|| address::resolve_host(&v)) {
+                match v.parse::<std::net::IpAddr>().ok().or_else(|| ctx.resolve(&v, None)) {
                     Some(ip) => opts.check_addr = Some(ip),
                     None => return err(ctx, i, format!("invalid address '{v}'")),
                 }
