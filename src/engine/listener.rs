@@ -145,7 +145,7 @@ async fn accept_forever(l: &Listener, state: &Arc<EngineState>) {
             }
             // A hard stop drops the session future, which closes both sockets.
             tokio::select! {
-                _ = serve_conn(sock, peer, local, tls, ctx) => {}
+                _ = super::accesslog::scope(serve_conn(sock, peer, local, tls, ctx)) => {}
                 _ = st.stopped(StopLevel::Hard) => {}
             }
             if let Some(f) = st.frontends.get(fe) {
@@ -217,6 +217,7 @@ async fn serve_conn(
             ),
             Err(e) => {
                 // HAProxy logs "fe/bind: SSL handshake failure" and closes.
+                super::accesslog::embryonic(&ctx, peer, local, &e);
                 tracing::debug!(
                     "{}/{}: SSL handshake failure from {peer}: {e}",
                     fe.name,
@@ -226,6 +227,7 @@ async fn serve_conn(
             }
         },
     };
+    super::accesslog::handshake_done();
     match fe.mode {
         Mode::Tcp => super::tcp::serve(stream, info, ctx).await,
         Mode::Http => {

@@ -11,6 +11,7 @@
 //! contract with `http`), `log` (HAProxy-style stderr messages), `persist` (cookie and
 //! stick-table persistence, request queues).
 
+pub mod accesslog;
 pub mod conn;
 pub mod health;
 pub mod http;

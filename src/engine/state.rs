@@ -453,6 +453,8 @@ pub struct EngineState {
     pub persist: crate::engine::persist::Runtime,
     /// The statistics counters (`engine::stats`), indexed like the IR.
     pub stats: crate::engine::stats::Counters,
+    /// Access log targets and formats (`engine::accesslog`).
+    pub accesslog: crate::engine::accesslog::Logs,
 }
 
 impl EngineState {
@@ -503,6 +505,7 @@ impl EngineState {
         let stats = crate::engine::stats::Counters::new(&config);
         Arc::new(EngineState {
             stats,
+            accesslog: crate::engine::accesslog::Logs::new(&config),
             config,
             frontends,
             backends,

@@ -40,14 +40,17 @@ pub fn choose_backend(ctx: &ConnCtx) -> Option<usize> {
 
 /// Serves one TCP-mode client connection to its end.
 pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
+    let mut alog = super::accesslog::TcpLog::begin(&ctx, &info);
     let Some(be_idx) = choose_backend(&ctx) else {
         tracing::debug!("no backend for connection from {}", info.peer);
         return;
     };
     let _be_slot = crate::engine::stats::BeSlot::new(&ctx.state, be_idx, false);
+    alog.queued(be_idx);
     let Some((server, guard, srv_idx)) = connect_backend(&ctx, be_idx, &info).await else {
         return;
     };
+    alog.connected(srv_idx, &server);
     let (Some(fe), Some((be, _))) = (ctx.frontend_ir(), ctx.backend(be_idx)) else {
         return;
     };
@@ -55,9 +58,11 @@ pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
     // `on-marked-down shutdown-sessions`: the tunnel (both sockets) is dropped when the
     // server kills its sessions.
     let Some(stats) = unless_killed(Some(&guard), tunnel(client, server, t)).await else {
+        alog.killed();
         tracing::debug!("{}: session killed (server marked down)", be.name);
         return;
     };
+    alog.tunnel_done(&stats);
     let (c2s, s2c) = (stats.client_to_server, stats.server_to_client);
     crate::engine::stats::tcp_session_bytes(&ctx, be_idx, srv_idx, c2s, s2c);
     tracing::debug!(
@@ -110,6 +115,7 @@ pub async fn connect_backend(
             ctx.state.stats.srv_retry(be_idx, prev, srv);
         }
         prev = srv;
+        super::accesslog::tcp_trying(srv);
         let addr = s.resolved?;
         let started = Instant::now();
         let proxy = s.send_proxy.map(|p| (p, info));

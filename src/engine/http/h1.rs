@@ -43,7 +43,6 @@ use super::head::{self, BodyKind, Parsed, ReqHead};
 use super::rewind::Rewind;
 use super::rules::CustomReason;
 use super::txn::{self, Reply, Session, TxnRequest, UpgradeReply};
-use super::upstream::ServerBody;
 
 /// How an HTTP/1 connection ended.
 pub enum H1End<S> {
@@ -108,6 +107,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     t: &Timers,
     sess: &Session,
     allow_h2: bool,
+    ht: &mut crate::engine::accesslog::HeadTiming,
 ) -> HeadRead {
     let start = Instant::now();
     let ka_deadline = t.keep_alive.map(|d| start + d);
@@ -120,6 +120,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     let state = sess.ctx.state.clone();
     loop {
         if !buf.is_empty() {
+            ht.first_byte.get_or_insert_with(std::time::Instant::now);
             match head::parse(buf, allow_h2) {
                 Parsed::Complete { head, len } => {
                     let _ = buf.split_to(len);
@@ -167,6 +168,7 @@ async fn read_head<R: AsyncRead + Unpin>(
                 };
             }
             Some(Ok(0)) | Some(Err(_)) => {
+                ht.eof = true;
                 // Any byte followed by a close is a bad request (even blank lines, as HAProxy
                 // 2.6 answers them); nothing at all is a silent close.
                 return if before == 0 {
@@ -307,14 +309,18 @@ enum Framing {
 /// HTTP/1.0 client; no length means close-delimited; with both, `Transfer-Encoding` wins),
 /// and only `Connection` is rewritten ([`connection_value`]). Returns whether the connection
 /// may stay open (`false` after close-delimited bodies and errors).
-async fn write_proxied<W: AsyncWrite + Unpin>(
+async fn write_proxied<W: AsyncWrite + Unpin, B>(
     wr: &mut W,
-    resp: Response<ServerBody>,
+    resp: Response<B>,
     head_req: bool,
     client_v10: bool,
     mut close: bool,
     client_to: Option<Duration>,
-) -> bool {
+) -> bool
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let (parts, mut body) = resp.into_parts();
     let status = parts.status.as_u16();
     let chunked = parts
@@ -457,7 +463,7 @@ fn upgrade_head(head: &Response<()>) -> Vec<u8> {
 enum Next {
     KeepAlive,
     Close,
-    Tunnel(Box<UpgradeReply>),
+    Tunnel(Box<UpgradeReply>, crate::engine::accesslog::HttpLog),
 }
 
 /// Serves HTTP/1.x on `io` until the connection closes (or switches to HTTP/2 or a tunnel).
@@ -481,9 +487,14 @@ where
     let (mut rd, mut wr) = tokio::io::split(io);
     let mut buf = BytesMut::new();
     let mut first = true;
+    // When the current stream started (accept, then the end of the previous request).
+    let mut clock = crate::engine::accesslog::current_clock();
     loop {
+        let mut ht = crate::engine::accesslog::HeadTiming::default();
         let head =
-            match read_head(&mut rd, &mut buf, first, &timers, &sess, allow_h2 && first).await {
+            match read_head(&mut rd, &mut buf, first, &timers, &sess, allow_h2 && first, &mut ht)
+                .await
+            {
                 HeadRead::Head(h) => h,
                 HeadRead::H2 => {
                     let io = rd.unsplit(wr);
@@ -492,11 +503,19 @@ where
                         prefix: buf.freeze(),
                     };
                 }
-                HeadRead::Close => break,
+                HeadRead::Close => {
+                    // HAProxy logs a first connection closed before any request (CR 400).
+                    if first && ht.eof {
+                        let (ctx, info) = (&sess.ctx, &sess.info);
+                        crate::engine::accesslog::http_error(ctx, info, clock, &ht, 400);
+                    }
+                    break;
+                }
                 HeadRead::Error(status) => {
                     crate::engine::stats::mux_error(&sess.ctx, status);
                     let raw = error_bytes(status, Origin::Mux, &[], &fe_errorfiles);
                     let _ = write_all_to(&mut wr, &raw, timers.client).await;
+                    crate::engine::accesslog::http_error(&sess.ctx, &sess.info, clock, &ht, status);
                     break;
                 }
             };
@@ -510,8 +529,10 @@ where
             &mut buf,
             &timers,
             &fe_errorfiles,
+            (clock, ht.first_byte),
         ))
         .await;
+        clock = crate::engine::accesslog::ConnClock::now();
         if buf.is_empty() {
             // Release the read buffer while idle.
             buf = BytesMut::new();
@@ -524,8 +545,8 @@ where
                 first = false;
             }
             Next::Close => break,
-            Next::Tunnel(u) => {
-                tunnel(u, Rewind::new(buf.freeze(), rd.unsplit(wr))).await;
+            Next::Tunnel(u, alog) => {
+                tunnel(u, Rewind::new(buf.freeze(), rd.unsplit(wr)), alog).await;
                 return H1End::Done;
             }
         }
@@ -534,7 +555,7 @@ where
     H1End::Done
 }
 
-async fn tunnel<C>(u: Box<UpgradeReply>, client: C)
+async fn tunnel<C>(u: Box<UpgradeReply>, client: C, mut alog: crate::engine::accesslog::HttpLog)
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
@@ -552,6 +573,7 @@ where
     let stats = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts).await;
     tracing::debug!("tunnel ended: {stats:?}");
     drop(guard);
+    alog.tunnel_done(&stats);
 }
 
 async fn transaction<R, W>(
@@ -562,11 +584,16 @@ async fn transaction<R, W>(
     buf: &mut BytesMut,
     timers: &Timers,
     fe_errorfiles: &[crate::config::ir::ErrorFile],
+    (clock, first_byte): (crate::engine::accesslog::ConnClock, Option<std::time::Instant>),
 ) -> Next
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    // Writes go through a watcher: a failed write is a client abort (`CD`) in the log.
+    let write_failed = std::sync::atomic::AtomicBool::new(false);
+    let mut wr = crate::engine::accesslog::Watch::new(wr, &write_failed);
+    let wr = &mut wr;
     let ReqHead {
         method,
         uri,
@@ -578,6 +605,9 @@ where
         upgrade,
         expect_continue,
     } = h;
+    let mut alog = crate::engine::accesslog::HttpLog::begin(
+        &sess.ctx, &sess.info, clock, first_byte, &method, &uri, version, &headers,
+    );
     let head_req = method == Method::HEAD;
     let client_v10 = version == Version::HTTP_10;
     let _ = expect_continue;
@@ -599,6 +629,7 @@ where
             (Some(tx), b.boxed_unsync())
         }
     };
+    let req_body = alog.count_request_boxed(req_body);
     let mut builder = Request::builder().method(method).uri(uri).version(version);
     if let Some(h) = builder.headers_mut() {
         *h = headers;
@@ -618,6 +649,7 @@ where
             upgrade,
             activity,
             informational: Some(info_tx),
+            log: alog.txn(),
         },
     );
     let mut txn_fut = pin!(txn_fut);
@@ -645,6 +677,7 @@ where
             return Next::Close;
         }
     }
+    alog.outcome(&outcome);
     let mut close = force_close || !client_keep_alive || outcome.mode == HttpConnMode::Close;
 
     match outcome.reply {
@@ -671,7 +704,8 @@ where
             }
         }
         Reply::Proxied(resp) => {
-            let write = write_proxied(wr, *resp, head_req, client_v10, close, timers.client);
+            let resp = alog.count_response(*resp);
+            let write = write_proxied(wr, resp, head_req, client_v10, close, timers.client);
             let mut write = pin!(write);
             let keep = loop {
                 tokio::select! {
@@ -679,6 +713,10 @@ where
                     p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
                 }
             };
+            let body_to = pump_end == Some(PumpEnd::Timeout);
+            let body_gone = pump_end == Some(PumpEnd::ClientGone);
+            let failed = write_failed.load(std::sync::atomic::Ordering::Relaxed);
+            alog.written(keep, failed, body_to, body_gone);
             if !keep || pump_end != Some(PumpEnd::Complete) {
                 close = true;
             }
@@ -690,7 +728,7 @@ where
             {
                 return Next::Close;
             }
-            return Next::Tunnel(u);
+            return Next::Tunnel(u, alog);
         }
     }
     if close {

@@ -262,6 +262,16 @@ async fn handle(
     mut req: Request<Incoming>,
     guard: StreamGuard,
 ) -> Response<RespBody> {
+    let mut alog = crate::engine::accesslog::HttpLog::begin(
+        &sess.ctx,
+        &sess.info,
+        crate::engine::accesslog::ConnClock::now(),
+        None,
+        req.method(),
+        req.uri(),
+        req.version(),
+        req.headers(),
+    );
     let protocol = req
         .extensions()
         .get::<hyper::ext::Protocol>()
@@ -316,6 +326,7 @@ async fn handle(
             .map_err(|e| Box::new(e) as BoxError)
             .boxed_unsync()
     };
+    let req_body = alog.count_request_boxed(req_body);
     let req = Request::from_parts(parts, req_body);
     let out = txn::run(
         &sess,
@@ -324,9 +335,11 @@ async fn handle(
             upgrade,
             activity,
             informational: None,
+            log: alog.txn(),
         },
     )
     .await;
+    alog.outcome(&out);
     match out.reply {
         Reply::Local(raw) => local_response(&raw),
         Reply::Proxied(resp) => {
@@ -342,7 +355,7 @@ async fn handle(
             }
             parts.version = Version::HTTP_2;
             let body = Guarded {
-                inner: body.boxed_unsync(),
+                inner: alog.into_body(body).boxed_unsync(),
                 _guard: guard,
             };
             Response::from_parts(parts, body.boxed_unsync())
@@ -364,6 +377,7 @@ async fn handle(
             let upgrade = *u;
             tokio::spawn(async move {
                 let _guard = guard;
+                let mut alog = alog;
                 let t = upgrade.timeouts;
                 let (Some(Ok(c)), Some(Ok(s))) = (
                     within(t.idle, client_up).await,
@@ -374,6 +388,7 @@ async fn handle(
                 let stats = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t).await;
                 tracing::debug!("h2 websocket tunnel ended: {stats:?}");
                 drop(upgrade.guard);
+                alog.tunnel_done(&stats);
             });
             resp
         }

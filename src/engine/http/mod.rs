@@ -129,5 +129,6 @@ pub fn unsupported_in(cfg: &crate::config::ir::Config) -> Vec<String> {
             }
         }
     }
+    out.extend(crate::engine::accesslog::unsupported_in(cfg));
     out
 }

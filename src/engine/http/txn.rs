@@ -88,6 +88,8 @@ pub struct TxnRequest {
     /// Where the server's interim (1xx) responses go, serialised, when the client can take
     /// them (HTTP/1).
     pub informational: Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
+    /// The access log record's marks (routed, queued, connected, answered).
+    pub log: crate::engine::accesslog::TxnLog,
 }
 
 /// Asks hyper to hand the server's 1xx responses over to `tx`.
@@ -209,6 +211,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             .map(|u| u.backend)
             .or(fe.default_backend)
     };
+    t.log.routed();
     let Some((be, bs)) = be_idx.and_then(|i| ctx.backend(i)) else {
         return local(
             error_bytes(503, Origin::Stream, &[], &fe.errorfiles),
@@ -285,6 +288,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
 
     // The persistent server or the balancer's, through HAProxy's queues (`persist::queue`).
     let mut slot = None;
+    t.log.queue_start();
     let Some(mut srv_idx) = tx
         .queued(async {
             let wait = ms(be.timeouts.queue).or(connect_to);
@@ -296,6 +300,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
     else {
         return local(err(503), mode, Some(be_idx));
     };
+    t.log.queued(srv_idx);
     let mut failures: u32 = 0;
     let mut replays = 0;
     let (resp, conn, guard) = loop {
@@ -346,9 +351,11 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
                             tx.repick(other);
                             srv_idx = other;
                             pers.redispatched();
+                            t.log.redispatched();
                         }
                     }
                     tx.retry(srv_idx);
+                    t.log.retry();
                     continue;
                 }
             }
@@ -367,6 +374,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         }
         c.uses += 1;
         tx.connected(reused);
+        t.log.connected(srv_idx);
         let Some(mut r) = req.take() else {
             return local(err(500), mode, Some(be_idx));
         };
@@ -387,6 +395,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             }
             Some(Ok(resp)) => {
                 tx.response(resp.status());
+                t.log.response();
                 break (resp, c, guard);
             }
             Some(Err(mut e)) => {
