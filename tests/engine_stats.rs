@@ -39,7 +39,7 @@ fn fe(eng: &RunningEngine) -> SocketAddr {
 
 fn cfg(fe_extra: &str, rest: &str) -> String {
     format!(
-        "defaults\n  mode http\n  timeout connect 200ms\n  timeout client 5s\n  timeout server 5s\n\
+        "global\n  quiet\ndefaults\n  mode http\n  timeout connect 200ms\n  timeout client 5s\n  timeout server 5s\n\
          frontend fe\n  bind 127.0.0.1:1\n{fe_extra}\n{rest}\n"
     )
 }
@@ -180,8 +180,15 @@ async fn exchange(addr: SocketAddr, req: &str) -> Resp {
     r
 }
 
+/// A GET on a new connection (whether the connection then closes is not checked).
 async fn get(addr: SocketAddr, path: &str) -> Resp {
-    exchange(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n")).await
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    read_resp(&mut c, false)
+        .await
+        .unwrap_or_else(|| panic!("no response to GET {path}"))
 }
 
 /// The CSV lines by `(pxname, svname)`, each as a map column → value.
@@ -765,4 +772,60 @@ async fn unreadable_requests_count_as_invalid() {
     assert_eq!(field(&rows, "fe", "FRONTEND", "req_tot"), "3");
     assert_eq!(field(&rows, "fe", "FRONTEND", "bin"), "0");
     assert_eq!(field(&rows, "fe", "FRONTEND", "bout"), "0");
+}
+
+#[tokio::test]
+async fn server_going_up_is_shown_like_haproxy() {
+    let addr = closed_port().await;
+    let eng = start(&cfg(
+        "  stats enable\n  stats uri /st\n  default_backend be",
+        &format!("backend be\n  server s1 {addr} check inter 200ms rise 4 fall 2"),
+    ))
+    .await;
+    let status = |rows: &HashMap<(String, String), HashMap<String, String>>| {
+        field(rows, "be", "s1", "status").to_string()
+    };
+    let mut rows = csv(fe(&eng), "/st;csv").await;
+    for _ in 0..100 {
+        if status(&rows) == "DOWN" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        rows = csv(fe(&eng), "/st;csv").await;
+    }
+    assert_eq!(status(&rows), "DOWN");
+    assert_eq!(field(&rows, "be", "BACKEND", "status"), "DOWN");
+    assert_eq!(field(&rows, "be", "BACKEND", "chkdown"), "1");
+    // The server comes back: DOWN 1/4 .. 3/4 while its health climbs (haproxy 2.6.12 shows
+    // `DOWN 1/4 &uarr;` on an `active_going_up` line), then UP.
+    let l = tokio::net::TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            drop(s);
+        }
+    });
+    let mut seen = false;
+    for _ in 0..200 {
+        let r = get(fe(&eng), "/st").await;
+        let html = r.text();
+        if html.contains(" DOWN 1/4 &uarr;</td><td class=ac><u> L4OK") {
+            assert!(html.contains("<tr class=\"active_going_up\"><td class=ac><a name=\"be/s1\">"));
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(seen, "never saw DOWN 1/4");
+    for _ in 0..100 {
+        rows = csv(fe(&eng), "/st;csv").await;
+        if status(&rows) == "UP" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status(&rows), "UP");
+    assert_eq!(field(&rows, "be", "s1", "check_health"), "5");
+    assert_eq!(field(&rows, "be", "s1", "chkdown"), "1");
+    assert_eq!(field(&rows, "be", "BACKEND", "status"), "UP");
+    assert_eq!(field(&rows, "be", "BACKEND", "chkdown"), "1");
 }

@@ -481,9 +481,9 @@ fn srv_style(r: &Row) -> &'static str {
     let status = r.text(STATUS);
     match status {
         "DOWN" | "DOWN (agent)" => "down",
-        "DOWN " => "going_up",
+        s if s.starts_with("DOWN ") => "going_up",
         "DRAIN" => "draining",
-        "NOLB " => "going_down",
+        s if s.starts_with("NOLB ") => "going_down",
         "NOLB" => "nolb",
         "no check" => "no_check",
         _ => {
