@@ -9,20 +9,40 @@
 //! - [`render`] (`;csv`, `;typed`, `;json`, `;json-schema`) and [`html`] (the page).
 //! - [`http`]: the stats URI, `stats auth`, URI options and the response.
 //!
-//! Verified against haproxy 2.6.12 on this host with the same configuration: the CSV header
-//! (every column, in order, with the `-` separator and the `ssl`/`h2`/`h1` module columns);
-//! which fields each line fills and their `;typed`/`;json` tags; the response heads (200
-//! with `cache-control`, `content-type`, `refresh`, chunked body, nothing for HEAD, 303 with
-//! `;st=DENY` for a POST without `stats admin`); the 401 with `Basic realm="HAProxy
-//! Statistics"` by default; the URI prefix match on the path and query; the HTML layout;
-//! the byte counts (`bin`/`bout` count HAProxy's HTX sizes: 21 bytes per message plus the
-//! start-line parts, header names and values, and body data).
+//! Verified against haproxy 2.6.12 on this host, running both on the same configurations
+//! and comparing their answers (`tests/engine_stats.rs` keeps the values):
+//! - the CSV header (every column in order, the `-` separator, the `ssl`/`h2`/`h1` module
+//!   columns); which fields each line fills, with their `;typed`/`;json` tags and types;
+//! - the response heads: 200 with `cache-control`, `content-type`, `refresh` (unless
+//!   `;norefresh`), a chunked body (also to HTTP/1.0 clients, then closed), nothing for
+//!   HEAD, 303 to `;st=DENY` for a POST (no `stats admin`); the 401 with `Basic
+//!   realm="HAProxy Statistics"` by default; GET/HEAD/POST only; the URI prefix matched on
+//!   the path and query; the options found anywhere after it (`scope=` needs two bytes);
+//! - the HTML page line by line (head, process block, one table per proxy in declaration
+//!   order, line classes for UP/DOWN/going up/going down/MAINT/no check/backup, tooltips,
+//!   digit grouping, `human_time`);
+//! - the counters after the same traffic: sessions, requests, response classes, denied and
+//!   intercepted requests (frontend only), invalid requests, `econ` once per failed stream,
+//!   `wretr`/`wredis` per retry, `connect` per attempt, `lbtot`, check columns, `lastchg`,
+//!   `chkdown`, `downtime`, backend weight/act/bck and `fullconn`, and `bin`/`bout` to the
+//!   byte: HAProxy counts HTX sizes, 21 bytes per message plus the start-line parts, header
+//!   names and values (without `Connection: close/keep-alive`) and forwarded body data.
 //!
-//! Known differences: the `h1`/`h2` module counters and frontend TLS counters are not
-//! tracked (empty); `cli_abrt`/`srv_abrt` are zero; `need_conn_est`, and the unsafe/safe
-//! split of idle connections, are empty; bytes of WebSocket/CONNECT tunnels are not counted;
-//! `idle` in the page header is estimated from the process CPU time; requests answered by
-//! the stats page are not counted on a `listen` section's backend line.
+//! Known differences:
+//! - not tracked, so left empty: the `h1`/`h2` module counters, a TLS frontend's `ssl_*`,
+//!   `need_conn_est`, the unsafe/safe split of idle connections (`srv_icur` is the pool);
+//!   `cli_abrt`/`srv_abrt` are zero;
+//! - WebSocket and CONNECT tunnels leave the backend's `scur` when established and their
+//!   bytes are not counted; TCP-mode bytes are counted when the tunnel ends (HAProxy
+//!   updates them during long transfers); in TCP mode a failed connection attempt does not
+//!   count in the server's `stot`;
+//! - the process block shows the process's `RLIMIT_NOFILE` as `ulimit-n`/`maxsock`,
+//!   tokio's task counts as running tasks, and an `idle` estimated from CPU time;
+//! - a POST whose body was not read is answered and the connection closed; to HTTP/1.0
+//!   clients `connection: close` comes after `transfer-encoding` (HAProxy: before); HTTP/2
+//!   answers carry `content-length`; JSON strings are escaped (HAProxy prints them raw);
+//! - a `listen` section's backend line counts the bytes of its stats requests but not the
+//!   client aborts HAProxy sees there.
 
 pub mod counters;
 pub mod fields;
