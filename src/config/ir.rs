@@ -161,8 +161,8 @@ pub struct Frontend {
     pub mode: Mode,
     pub disabled: bool,
     pub binds: Vec<Bind>,
-    /// Per-frontend connection limit; HAProxy's default for a proxy is 2000 when unset
-    /// everywhere, applied here.
+    /// Per-frontend connection limit; when unset, the global `maxconn`, or the limit HAProxy
+    /// computes from the file-descriptor limit when that is unset too.
     pub maxconn: u32,
     pub timeouts: Timeouts,
     pub http_conn_mode: HttpConnMode,

@@ -15,8 +15,16 @@ use super::super::keywords::Sections;
 use super::super::loader::unsupported;
 use super::{Ctx, ProxyDraft};
 
-/// HAProxy's per-proxy connection limit when none is configured.
-const DEFAULT_PROXY_MAXCONN: u32 = 2000;
+/// The process-wide limit HAProxy computes when global `maxconn` is unset
+/// (`compute_ideal_maxconn`): about half the file descriptors it may open, since a proxied
+/// connection needs two, and never below 100.
+fn ideal_maxconn() -> u32 {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass; no other memory is touched.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    let remain = if ok { lim.rlim_cur.max(lim.rlim_max).min(i32::MAX as u64) as u32 } else { 1024 };
+    (remain.saturating_sub(100) / 2).max(100)
+}
 
 fn origin(d: &ProxyDraft) -> Origin {
     Origin { file: d.loc.file.clone(), line: d.loc.line }
@@ -332,7 +340,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             mode: d.mode,
             disabled: d.disabled,
             binds: d.binds.iter().map(|b| to_bind(b, &global)).collect(),
-            maxconn: d.maxconn.unwrap_or(DEFAULT_PROXY_MAXCONN),
+            // A frontend without `maxconn` uses the global one (HAProxy's documented default).
+            maxconn: d.maxconn.filter(|&m| m > 0).or(global.maxconn).unwrap_or_else(ideal_maxconn),
             timeouts: d.timeouts,
             http_conn_mode: d.http_conn_mode,
             forward_for: d.forward_for.clone(),
