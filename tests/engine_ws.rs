@@ -292,3 +292,33 @@ async fn bad_accept_key_is_502() {
         .unwrap_err();
     assert!(err.to_string().contains("502"), "{err}");
 }
+
+#[tokio::test]
+async fn websocket_tunnel_closed_when_server_marked_down_with_shutdown_sessions() {
+    let be = ws_echo().await;
+    // Checks go to a separate port that the test can close, so the echo keeps working.
+    let check = serve(|_s: TcpStream| async move {}).await;
+    let text = format!(
+        "defaults\n  mode http\n  timeout connect 500ms\n{NORMAL}\n  timeout tunnel 1h\n\
+         frontend fe\n  bind 127.0.0.1:0\n  default_backend be\n\
+         backend be\n  server s1 {} check port {} inter 100ms fall 1 rise 1 on-marked-down shutdown-sessions\n",
+        be.addr,
+        check.addr.port()
+    );
+    let eng = start(&text).await;
+    let tcp = TcpStream::connect(eng.addr("fe").unwrap()).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async("ws://a.test/down", tcp).await.unwrap();
+    roundtrip(&mut ws, "/down").await;
+    check.stop();
+    // Marked DOWN within about one check interval; the open tunnel must be closed then.
+    let ended = tokio::time::timeout(3 * SEC, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the tunnel to a server marked DOWN must be closed");
+}

@@ -570,7 +570,11 @@ where
         Some(Ok(up)) => up,
         _ => return,
     };
-    let stats = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts).await;
+    // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN.
+    let pump = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts);
+    let Some(stats) = crate::engine::state::unless_killed(guard.as_ref(), pump).await else {
+        return;
+    };
     tracing::debug!("tunnel ended: {stats:?}");
     drop(guard);
     alog.tunnel_done(&stats);

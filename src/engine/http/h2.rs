@@ -385,7 +385,11 @@ async fn handle(
                 ) else {
                     return;
                 };
-                let stats = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t).await;
+                // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN.
+                let pump = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t);
+                let Some(stats) = crate::engine::state::unless_killed(upgrade.guard.as_ref(), pump).await else {
+                    return;
+                };
                 tracing::debug!("h2 websocket tunnel ended: {stats:?}");
                 drop(upgrade.guard);
                 alog.tunnel_done(&stats);
