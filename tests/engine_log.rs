@@ -924,3 +924,106 @@ backend be
     assert_eq!(line.len(), 80, "{line:?}");
     assert!(line.ends_with('\n'));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_deny_and_queue_timeout() {
+    let c = Collector::new();
+    let b = backends().await;
+    let text = format!(
+        r#"
+global
+    log 127.0.0.1:{p} local0
+defaults
+    mode http
+    log global
+    option httplog
+    timeout client 5s
+    timeout server 1s
+    timeout connect 1s
+frontend fe
+    bind 127.0.0.1:1
+    use_backend berdeny if {{ path /rdeny }}
+    default_backend bequeue
+backend berdeny
+    http-response deny
+    server s1 {ok}
+backend bequeue
+    timeout queue 500ms
+    server s1 {silent} maxconn 1
+"#,
+        p = c.port(),
+        ok = b.ok.addr,
+        silent = b.silent.addr
+    );
+    let eng = start(&text).await;
+    let fe = eng.addr("fe").unwrap();
+    // `http-response deny`: the server's response counts in %B (52 + the 502's 209) and
+    // %Tr is -1, as HAProxy logs it.
+    exchange(fe, b"GET /rdeny HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(
+        norm_std(&c.next()),
+        format!(
+            r#"{H}127.0.0.1:CPORT [LOGDATE] fe berdeny/s1 T/T/T/-1/T 502 261 - - PH-- 1/1/0/0/0 0/0 "GET /rdeny HTTP/1.1""#
+        )
+    );
+    // The only slot is taken: the second request waits 500 ms in the queue (sQ, Tw is
+    // the wait). HAProxy logs the queue position too (`0/1`); haproxide logs `0/0`.
+    settle(&eng).await;
+    let first = tokio::spawn(send_and_wait(fe, b"GET /q1 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    tokio::time::sleep(SEC / 5).await;
+    exchange(fe, b"GET /q2 HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let line = norm_std(&c.next());
+    let want = format!(
+        "{H}127.0.0.1:CPORT [LOGDATE] fe bequeue/<NOSRV> T/T/-1/-1/T 503 217 - - sQ-- 2/2/1/0/0 "
+    );
+    assert!(line.starts_with(&want), "{line}");
+    assert!(line.ends_with(r#" "GET /q2 HTTP/1.1""#), "{line}");
+    // q1 ends with a 504 after `timeout server`.
+    let _ = first.await;
+    assert_eq!(
+        norm_std(&c.next()),
+        format!(
+            r#"{H}127.0.0.1:CPORT [LOGDATE] fe bequeue/s1 T/T/T/-1/T 504 198 - - sH-- 1/1/0/0/0 0/0 "GET /q1 HTTP/1.1""#
+        )
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_datagram_target() {
+    let dir = std::env::temp_dir().join(format!("haproxide-logu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("log.sock");
+    let _ = std::fs::remove_file(&path);
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(3 * SEC)).unwrap();
+    let b = backends().await;
+    let text = format!(
+        r#"
+defaults
+    mode tcp
+    timeout client 5s
+    timeout server 5s
+    timeout connect 1s
+frontend fe
+    log {} len 200 format rfc3164 daemon
+    log-format "%ci %b/%s %B %U %ts"
+    bind 127.0.0.1:1
+    default_backend be
+backend be
+    server s1 {}
+"#,
+        path.display(),
+        b.echo.addr
+    );
+    let eng = start(&text).await;
+    exchange(eng.addr("fe").unwrap(), b"ping").await;
+    let mut buf = [0u8; 2048];
+    let n = sock.recv(&mut buf).unwrap();
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // daemon.info = 3 * 8 + 6.
+    assert_eq!(
+        norm_header(&line),
+        "<30>DATE haproxy[PID]: 127.0.0.1 be/s1 4 4 --\n"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -60,7 +60,7 @@ fn convert(secs: i64, local: bool) -> Tm {
         hour: tm.tm_hour,
         min: tm.tm_min,
         sec: tm.tm_sec,
-        gmtoff: i64::from(tm.tm_gmtoff),
+        gmtoff: tm.tm_gmtoff,
     }
 }
 

@@ -356,9 +356,10 @@ pub fn check_samples(nodes: &[Node]) -> Result<(), String> {
             ));
         }
         if s.fetch == "nbsrv" && s.args.is_empty() {
-            return Err(format!(
+            return Err(
                 "unsupported:sample fetch 'nbsrv' without a backend argument in a log-format"
-            ));
+                    .to_string(),
+            );
         }
         if let Some((c, _)) = s
             .converters
@@ -376,7 +377,7 @@ pub fn check_samples(nodes: &[Node]) -> Result<(), String> {
 
 /// Characters `#XX`-encoded in request-line fields (and captured headers).
 fn url_encoded(c: u8) -> bool {
-    c < 32 || c >= 127 || c == b'"' || c == b'#'
+    !(32..127).contains(&c) || c == b'"' || c == b'#'
 }
 
 fn rfc5424_escaped(c: u8) -> bool {
@@ -628,7 +629,7 @@ fn alias(out: &mut Out<'_>, a: Alias, o: Opts, e: &Entry<'_>) -> bool {
         | Alias::PathOnly
         | Alias::Query
         | Alias::Version => {
-            let line = e.request.as_deref();
+            let line = e.request;
             let (m, u, v) = line.map(split_line).unwrap_or((BADREQ, BADREQ, BADREQ));
             let field: &[u8] = match (a, line) {
                 (_, None) => BADREQ,

@@ -4,9 +4,8 @@
 //! the legacy `Connect from` line of frontends without a format and the "embryonic" lines of
 //! failed TLS handshakes.
 //!
-//! - [`format`]: the log-format language (parser and renderer);
-//! - [`syslog`]: targets (UDP, unix datagram, stdout/stderr/fd) and header framing;
-//! - [`clock`]: dates.
+//! Modules: [`format`], the log-format language (parser and renderer); [`syslog`],
+//! targets (UDP, unix datagram, stdout/stderr/fd) and header framing; [`clock`], dates.
 //!
 //! Hooks, called by the engine: the listener runs each connection inside [`scope`] (accept
 //! time and TLS handshake duration); [`HttpLog`] follows one HTTP request (timers, status,
@@ -280,7 +279,7 @@ impl Logs {
 
 thread_local! {
     /// (message, datagram) buffers, reused by every log line of the thread.
-    static BUFS: RefCell<(Vec<u8>, Vec<u8>)> = RefCell::new((Vec::new(), Vec::new()));
+    static BUFS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// Builds a message with `build` and sends it to every target of `fe`.
@@ -567,6 +566,8 @@ struct Marks {
     server: Option<usize>,
     retries: u32,
     redispatched: bool,
+    /// HTX size of the server's response (see [`TxnLog::response`]).
+    response_size: u64,
 }
 
 /// What an HTTP record shares with the transaction and the bodies it counts.
@@ -630,8 +631,24 @@ impl TxnLog {
     }
 
     /// The server's response head arrived.
-    pub fn response(&self) {
-        self.with(|m| m.response = Some(Instant::now()));
+    pub fn response<B>(&self, r: &Response<B>) {
+        if self.0.is_none() {
+            return;
+        }
+        // What HAProxy has counted of it if a rule replaces it: the head, and the body when
+        // it fits in a buffer (`tune.bufsize`).
+        let head = response_head_size(r);
+        let body = r
+            .headers()
+            .get(hyper::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&n| n + head <= 16384)
+            .unwrap_or(0);
+        self.with(|m| {
+            m.response = Some(Instant::now());
+            m.response_size = head + body;
+        });
     }
 }
 
@@ -666,6 +683,10 @@ struct HttpRec {
     tunnel_term: Option<[u8; 2]>,
     /// The cookie characters of `%tsc`.
     cookie: [u8; 2],
+    /// When a queue wait ended without a server (`sQ`).
+    queue_timeout: Option<Instant>,
+    /// A rule replaced the server's response: `%Tr` is -1 (HAProxy resets it).
+    response_replaced: bool,
     uniq: u64,
 }
 
@@ -803,7 +824,12 @@ impl HttpLog {
         line.extend_from_slice(u.as_bytes());
         line.push(b' ');
         line.extend_from_slice(v.as_bytes());
-        let head_in = HTX_OVERHEAD + (m.len() + u.len() + v.len()) as u64 + headers_size(headers);
+        let mut head_in =
+            HTX_OVERHEAD + (m.len() + u.len() + v.len()) as u64 + headers_size(headers);
+        // HAProxy's HTTP/2 mux turns `:authority` into a `host` header.
+        if version == Version::HTTP_2 && !headers.contains_key(hyper::http::header::HOST) {
+            head_in += 4 + uri.authority().map_or(0, |a| a.as_str().len()) as u64;
+        }
         HttpLog(Some(Box::new(HttpRec {
             state: ctx.state.clone(),
             fe: ctx.frontend,
@@ -825,6 +851,8 @@ impl HttpLog {
             client_term: None,
             tunnel_term: None,
             cookie: *b"--",
+            queue_timeout: None,
+            response_replaced: false,
             uniq,
         })))
     }
@@ -873,7 +901,7 @@ impl HttpLog {
             shared: self.0.as_ref().map(|r| r.shared.clone()),
             request: true,
             owner: None,
-            ended: false,
+            ended: std::cell::Cell::new(false),
         }
     }
 
@@ -916,7 +944,7 @@ impl HttpLog {
             shared,
             request: false,
             owner: None,
-            ended: false,
+            ended: std::cell::Cell::new(false),
         })
     }
 
@@ -929,7 +957,7 @@ impl HttpLog {
             shared,
             request: false,
             owner: Some(self),
-            ended: false,
+            ended: std::cell::Cell::new(false),
         })
     }
 
@@ -941,7 +969,7 @@ impl HttpLog {
             shared,
             request: false,
             owner: Some(self),
-            ended: false,
+            ended: std::cell::Cell::new(false),
         }
     }
 
@@ -979,6 +1007,10 @@ impl HttpRec {
     fn classify_local(&mut self, status: u16, raw: &[u8]) -> [u8; 2] {
         let m = self.marks();
         if m.response.is_some() {
+            // `http-response deny` (or an invalid upgrade answer): HAProxy counts the
+            // server's response in `%B` and logs `%Tr` as -1.
+            self.response_replaced = true;
+            self.bytes_out += m.response_size;
             return if status == 502 { *b"PH" } else { *b"LH" };
         }
         if m.connected.is_some() {
@@ -1005,7 +1037,11 @@ impl HttpRec {
                             .any(|(s, st)| s.resolved.is_some() && st.is_usable())
                     })
             });
-            return if usable { *b"sQ" } else { *b"SC" };
+            if usable {
+                self.queue_timeout = Some(Instant::now());
+                return *b"sQ";
+            }
+            return *b"SC";
         }
         if m.routed && self.backend.is_none() {
             // No backend at all: HAProxy logs the request time as -1 too.
@@ -1068,9 +1104,13 @@ impl HttpRec {
             handshake: self.start.handshake_ms,
             idle: self.idle,
             request: self.request,
-            queue: off(m.queued),
+            queue: off(m.queued.or(self.queue_timeout)),
             connect: off(m.connected),
-            data: off(m.response),
+            data: if self.response_replaced {
+                -1
+            } else {
+                off(m.response)
+            },
             close: ms_between(self.start.accepted, now),
         };
         let n = names(&state, self.fe, self.backend, m.server);
@@ -1129,12 +1169,12 @@ pub struct LogBody<B> {
     shared: Option<Arc<Shared>>,
     request: bool,
     owner: Option<HttpLog>,
-    ended: bool,
+    ended: std::cell::Cell<bool>,
 }
 
 impl<B> LogBody<B> {
-    fn end(&mut self, code: u8) {
-        self.ended = true;
+    fn end(&self, code: u8) {
+        self.ended.set(true);
         if let (Some(s), false) = (&self.shared, self.request) {
             let _ = s
                 .resp_end
@@ -1169,6 +1209,10 @@ where
                     };
                     c.fetch_add(d.len() as u64, Ordering::Relaxed);
                 }
+                // hyper stops polling a body that says it is over (HTTP/2).
+                if this.inner.as_ref().is_some_and(|b| b.is_end_stream()) {
+                    this.end(1);
+                }
                 Poll::Ready(Some(Ok(f)))
             }
             Poll::Ready(Some(Err(e))) => {
@@ -1188,7 +1232,11 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+        let end = self.inner.as_ref().is_none_or(|b| b.is_end_stream());
+        if end {
+            self.end(1);
+        }
+        end
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -1202,7 +1250,7 @@ where
 impl<B> Drop for LogBody<B> {
     fn drop(&mut self) {
         // Release the inner body first (it holds the server's connection count).
-        let done = self.ended || self.inner.as_ref().is_none();
+        let done = self.ended.get() || self.inner.as_ref().is_none();
         self.inner = None;
         if let Some(mut owner) = self.owner.take() {
             if !done && !self.request {

@@ -245,11 +245,6 @@ impl Target {
         })
     }
 
-    /// The `len` of this target.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// Frames `msg` for this target into `buf` and sends it; returns false when it was
     /// filtered out or dropped.
     pub fn send(

@@ -580,6 +580,7 @@ where
     alog.tunnel_done(&stats);
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn transaction<R, W>(
     sess: &Session,
     h: ReqHead,

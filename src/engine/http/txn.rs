@@ -395,7 +395,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             }
             Some(Ok(resp)) => {
                 tx.response(resp.status());
-                t.log.response();
+                t.log.response(&resp);
                 break (resp, c, guard);
             }
             Some(Err(mut e)) => {
