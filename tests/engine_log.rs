@@ -584,6 +584,18 @@ backend betcp
         norm_header(&c.next()),
         format!("{H}Connect from {me} to {tcp} (tcp/TCP)\n")
     );
+    drop(s);
+    // A soft stop sends HAProxy's "Proxy ... stopped" warnings to the frontends' targets.
+    settle(&eng).await;
+    eng.soft_stop();
+    assert_eq!(
+        norm_header(&c.next()),
+        "<132>DATE haproxy[PID]: Proxy web stopped (cumulated conns: FE: 2, BE: 0).\n"
+    );
+    assert_eq!(
+        norm_header(&c.next()),
+        "<132>DATE haproxy[PID]: Proxy tcp stopped (cumulated conns: FE: 1, BE: 0).\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

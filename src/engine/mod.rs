@@ -304,6 +304,11 @@ fn print_stopped_proxies(state: &EngineState) {
                 fe.name
             ),
         );
+        let msg = format!(
+            "Proxy {} stopped (cumulated conns: FE: {fe_total}, BE: {be}).",
+            fe.name
+        );
+        accesslog::frontend_warning(state, fi, &msg);
     }
     for be in cfg
         .backends

@@ -1560,6 +1560,17 @@ impl Drop for TcpLog {
     }
 }
 
+/// Sends a warning about frontend `fe` (`Proxy fe stopped (...)` at a soft stop) to its
+/// log targets, as HAProxy's `send_log(proxy, LOG_WARNING, ...)`, whatever its format.
+pub fn frontend_warning(state: &EngineState, fe: usize, msg: &str) {
+    let Some(f) = state.accesslog.fe(fe) else {
+        return;
+    };
+    send(f, state.pid, syslog::LOG_WARNING, |m| {
+        m.extend_from_slice(msg.as_bytes())
+    });
+}
+
 // ---------------------------------------------------------------------------------------
 // TLS handshake failures
 
