@@ -1039,3 +1039,36 @@ backend be
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// IPv4 clients of a `v4v6` bind are IPv4-mapped IPv6 addresses in HAProxy's lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v4_mapped_clients() {
+    let c = Collector::new();
+    let b = backends().await;
+    let text = format!(
+        r#"
+defaults
+    mode http
+    timeout client 5s
+    timeout server 1s
+    timeout connect 1s
+frontend fe
+    log 127.0.0.1:{p} local0
+    log-format "%ci %{{+X}}ci %fi %[src] Connect"
+    bind :::1 v4v6
+    default_backend be
+backend be
+    server s1 {ok}
+"#,
+        p = c.port(),
+        ok = b.ok.addr
+    );
+    let eng = start(&text).await;
+    let port = eng.addr("fe").unwrap().port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(
+        norm_header(&c.next()),
+        format!("{H}::ffff:127.0.0.1 00000000000000000000FFFF7F000001 ::ffff:127.0.0.1 ::ffff:127.0.0.1 Connect\n")
+    );
+}

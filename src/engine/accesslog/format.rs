@@ -479,7 +479,8 @@ fn ip(out: &mut Out<'_>, a: Option<SocketAddr>, o: Opts) {
     let Some(a) = a else {
         return text(out, None, o);
     };
-    let ip = a.ip().to_canonical();
+    // Not canonicalised: HAProxy prints IPv4-mapped clients of `v4v6` binds as `::ffff:a.b.c.d`.
+    let ip = a.ip();
     if o.hex {
         match ip {
             std::net::IpAddr::V4(v4) => {
