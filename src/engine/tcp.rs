@@ -2,8 +2,9 @@
 //! frontend's backend.
 //!
 //! Backend choice: the first `use_backend` without a condition, else `default_backend`
-//! (conditional `use_backend` rules need the TCP ACL engine, not built yet: they are skipped).
-//! Server choice goes through [`pick_server_with_key`] (the backend's `balance` algorithm).
+//! (conditional `use_backend` rules need the TCP ACL engine, not built yet: the config layer
+//! refuses them by name). Server choice: stick-table persistence, else the balancer, through
+//! HAProxy's queues when servers are at `maxconn` (`persist::queue`).
 //! Connect: `timeout connect` per attempt, `retries` more attempts on failure with HAProxy's
 //! 1 s turn-around after an immediate error (not after a timeout), and with
 //! `option redispatch` the last retry goes to another server. No usable server, or every
@@ -93,10 +94,17 @@ pub async fn connect_backend(
     let src = matches!(be.balance, Balance::Source).then(|| source_key(&info.peer.ip()));
     // Stick-table persistence first (`engine::persist`), else the balancer.
     let mut pers = crate::engine::persist::Txn::tcp_request(ctx, be_idx, info);
-    let mut srv = match crate::engine::persist::tcp_server(&pers, be, bs) {
-        Some(i) => i,
-        None => pick_server_with_key(be, bs, None, src.as_ref().map(|k| k.as_bytes()))?,
+    // A slot on the chosen server, waiting in HAProxy's queues when servers are at their
+    // `maxconn` (up to `timeout queue`, else `timeout connect`), as for HTTP.
+    let wait = be.timeouts.queue.or(be.timeouts.connect).map(|ms| Duration::from_millis(u64::from(ms)));
+    let (mut srv, first_guard) = match crate::engine::persist::tcp_server(&pers, be, bs) {
+        Some(i) if be.servers.get(i).is_some_and(|s| s.maxconn.is_none_or(|m| m == 0)) => (i, None),
+        _ => {
+            let (i, g) = pers.acquire(ctx, be_idx, src.as_ref().map(|k| k.as_bytes()), wait).await?;
+            (i, Some(g))
+        }
     };
+    let mut held = first_guard.map(|g| (srv, g));
     ctx.state.stats.lb_pick(be_idx, srv);
     let mut prev = srv;
     let attempts = be.retries.saturating_add(1);
@@ -123,7 +131,10 @@ pub async fn connect_backend(
             Ok(stream) => {
                 // Stick stores are written once connected, as HAProxy does in TCP mode.
                 pers.commit_stores(ctx, be_idx, srv);
-                let guard = st.conn_guard();
+                let guard = match held.take() {
+                    Some((i, g)) if i == srv => g,
+                    _ => st.conn_guard(),
+                };
                 let cur = st.cur_conns.load(Ordering::Relaxed);
                 ctx.state.stats.srv_attempt(be_idx, srv, cur);
                 ctx.state.stats.srv_connected(be_idx, srv, false);
