@@ -333,6 +333,11 @@ pub fn parse(fmt: &str, http: bool) -> Result<Vec<Node>, String> {
                     "format variable '{name}' is reserved for HTTP mode"
                 ));
             }
+            if http && matches!(alias, Alias::BackIp | Alias::BackPort) {
+                return Err(format!(
+                    "unsupported:'%{name}': the source address of HTTP server connections is not recorded by the engine"
+                ));
+            }
             flush(&mut text, &mut out);
             out.push(Node::Alias(alias, opts));
             continue;
@@ -743,6 +748,8 @@ mod tests {
         assert!(parse("x %r", false)
             .unwrap_err()
             .contains("reserved for HTTP mode"));
+        assert!(parse("%bi", true).unwrap_err().starts_with("unsupported:"));
+        assert!(parse("%bi:%bp", false).is_ok());
         assert!(parse("100% ", true).is_err());
         assert!(parse("%", true).is_err());
         assert!(parse("%{+Q}", true).is_err());
