@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use super::conn::{ClientStream, ConnCtx, ConnInfo};
 use super::pump::{tunnel, TunnelTimeouts};
 use super::server_conn;
-use super::state::{pick_server, pick_server_with_key, unless_killed, ServerConnGuard};
+use super::state::{pick_server, unless_killed, ServerConnGuard};
 use crate::balance::keys::source_key;
 use crate::config::ir::Balance;
 

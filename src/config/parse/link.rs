@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use super::super::address::{self, Host, PortSpec};
+use super::super::address::{Host, PortSpec};
 use super::super::diag::{Diagnostic, Severity};
 use super::super::ir::{
     HealthCheck,
