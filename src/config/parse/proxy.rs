@@ -1099,7 +1099,7 @@ fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let step = match sub {
         "connect" => {
             let mut port = None;
-            let mut ssl = false;
+            let ssl = false;
             let mut send_proxy = false;
             let mut i = 2;
             while i < words.len() {
