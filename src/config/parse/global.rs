@@ -247,30 +247,32 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
             }
         }
     }
+    // HAProxy's fixed order after the address: `len`, then `format`, then `sample`.
     let mut i = 2;
     let mut len = None;
     let mut format = None;
-    loop {
-        match arg(words, i) {
-            "len" => {
-                len = Some(values::atoi(arg(words, i + 1)).max(0) as u32);
-                i += 2;
-            }
-            "format" => {
-                let f = arg(words, i + 1);
-                if !matches!(f, "rfc3164" | "rfc5424" | "short" | "raw" | "iso" | "local" | "priority" | "timed") {
-                    ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("log : unknown log format '{f}'"));
-                    return None;
-                }
-                format = Some(f.to_string());
-                i += 2;
-            }
-            "sample" => {
-                ctx.push(unsupported(&at(loc, words, i), "log sample"));
-                return None;
-            }
-            _ => break,
+    if arg(words, i) == "len" {
+        let v = arg(words, i + 1);
+        let n = values::atoi(v);
+        if !(80..=65535).contains(&n) {
+            ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("log : invalid log length '{v}', must be between 80 and 65535"));
+            return None;
         }
+        len = Some(n as u32);
+        i += 2;
+    }
+    if arg(words, i) == "format" {
+        let f = arg(words, i + 1);
+        if !matches!(f, "rfc3164" | "rfc5424" | "short" | "raw" | "iso" | "local" | "priority" | "timed") {
+            ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("log : unknown log format '{f}'"));
+            return None;
+        }
+        format = Some(f.to_string());
+        i += 2;
+    }
+    if arg(words, i) == "sample" {
+        ctx.push(unsupported(&at(loc, words, i), "log sample"));
+        return None;
     }
     let facility = arg(words, i);
     if !FACILITIES.contains(&facility) {

@@ -437,7 +437,10 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
                     let pname = p.display_name();
                     return ctx.warn(&kw_loc, "capability-ignored", format!("backend '{pname}' : 'log-format' directive is ignored in backends."));
                 }
+                // The last of `log-format` and `option httplog|tcplog` wins, as in HAProxy.
                 p.custom_log_format = Some(f);
+                p.log_format = LogFormatKind::None;
+                p.httplog_loc = None;
             }
         }
         n if n.starts_with("stats ") => parse_stats(ctx, words, loc),
@@ -709,13 +712,17 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
     match name {
         "httplog" => {
             p.httplog_loc = Some(oloc.clone());
+            p.custom_log_format = None;
             match rest.first().map(|w| w.text.as_str()) {
                 None => p.log_format = LogFormatKind::Http,
                 Some("clf") => p.log_format = LogFormatKind::HttpClf,
                 Some(_) => ctx.fatal(&oloc, "bad-value", "keyword 'httplog' only supports option 'clf'."),
             }
         }
-        "tcplog" => p.log_format = LogFormatKind::Tcp,
+        "tcplog" => {
+            p.log_format = LogFormatKind::Tcp;
+            p.custom_log_format = None;
+        }
         "dontlognull" => p.dontlognull = on,
         "redispatch" => p.redispatch = on,
         "allbackups" => p.allbackups = on,
