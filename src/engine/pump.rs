@@ -93,13 +93,16 @@ fn ms(v: Option<u32>) -> Option<Duration> {
 
 impl TunnelTimeouts {
     /// The idle limit of a TCP tunnel, as measured on HAProxy 2.6.12 (TCP mode, no traffic):
-    /// `timeout tunnel` when set; otherwise the tunnel closes after `timeout server` of
-    /// inactivity, and `timeout client` alone never closes it (client 1s/server unset: still
-    /// open after 4s; client unset/server 1s: closed at 1s; client 1s/server 3s: 3s;
-    /// client 2s/server 1s: 1s). Bytes moving in either direction refresh both sides, as
-    /// HAProxy refreshes a socket's read timeout on write activity.
+    /// `timeout tunnel` when set; otherwise the smaller of `timeout client` and `timeout
+    /// server` (whichever are set): measured on HAProxy 2.6.12 in TCP mode, an idle tunnel
+    /// closes at 1s with client 1s/server 3s, client 3s/server 1s, client 1s alone and server
+    /// 1s alone, and at 2s with tunnel 2s. Bytes moving in either direction refresh the
+    /// timer, as HAProxy refreshes a socket's read timeout on write activity.
     pub fn from_ir(fe: &Timeouts, be: &Timeouts) -> Self {
-        let idle = be.tunnel.or(be.server);
+        let idle = be.tunnel.or(match (fe.client, be.server) {
+            (Some(c), Some(s)) => Some(c.min(s)),
+            (c, s) => c.or(s),
+        });
         TunnelTimeouts {
             idle: ms(idle),
             client_fin: ms(fe.client_fin),
@@ -578,11 +581,13 @@ mod tests {
             server: Some(3000),
             ..Default::default()
         };
+        // Measured on HAProxy 2.6.12: the smaller of client and server, or the one that is set.
         let t = TunnelTimeouts::from_ir(&fe, &be);
-        assert_eq!(t.idle, Some(Duration::from_millis(3000)));
+        assert_eq!(t.idle, Some(Duration::from_millis(1000)));
         assert_eq!(t.client_fin, Some(Duration::from_millis(7)));
         let be0 = Timeouts::default();
-        assert_eq!(TunnelTimeouts::from_ir(&fe, &be0).idle, None);
+        assert_eq!(TunnelTimeouts::from_ir(&fe, &be0).idle, Some(Duration::from_millis(1000)));
+        assert_eq!(TunnelTimeouts::from_ir(&Timeouts::default(), &be0).idle, None);
         let be2 = Timeouts {
             server: Some(3000),
             tunnel: Some(50),
