@@ -144,11 +144,8 @@ pub fn build_resolver(
                 c.path.display()
             ),
         }
-        let names = if c.names.is_empty() {
-            dns_names_from_der(&c.chain[0])
-        } else {
-            c.names.clone()
-        };
+        // The config layer extracted the SAN dNSNames and CNs when it loaded the PEM.
+        let names = c.names.clone();
         let idx = r.entries.len();
         r.entries.push(Entry { key: Arc::new(ck) });
         for n in names {
@@ -165,133 +162,6 @@ pub fn build_resolver(
     Ok(r)
 }
 
-// ---------------------------------------------------------------------------------------
-// A tiny DER walk: subjectAltName dNSName entries and subject CNs of a leaf certificate.
-
-/// Splits one DER TLV off `input`: (tag, content, rest).
-fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&l0, rest) = rest.split_first()?;
-    let (len, rest) = if l0 < 0x80 {
-        (usize::from(l0), rest)
-    } else {
-        let n = usize::from(l0 & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |a, &b| (a << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
-}
-
-const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
-const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
-
-/// The DNS names a leaf covers, as HAProxy collects them for SNI: every subjectAltName
-/// dNSName, then every subject commonName. Malformed input yields what was found so far.
-pub fn dns_names_from_der(der: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let _ = walk_cert(der, &mut out);
-    out
-}
-
-fn walk_cert(der: &[u8], out: &mut Vec<String>) -> Option<()> {
-    let (_, cert, _) = tlv(der)?;
-    let (_, tbs, _) = tlv(cert)?;
-    let mut rest = tbs;
-    let (mut tag, mut _c);
-    (tag, _c, rest) = tlv(rest)?;
-    if tag == 0xa0 {
-        // [0] version, then serialNumber
-        (tag, _c, rest) = tlv(rest)?;
-    }
-    let _ = tag;
-    (_, _c, rest) = tlv(rest)?; // signature algorithm
-    (_, _c, rest) = tlv(rest)?; // issuer
-    (_, _c, rest) = tlv(rest)?; // validity
-    let (_, subject, r2) = tlv(rest)?;
-    rest = r2;
-    (_, _c, rest) = tlv(rest)?; // subjectPublicKeyInfo
-    let mut cns = Vec::new();
-    collect_cns(subject, &mut cns);
-    while let Some((t, c, r)) = tlv(rest) {
-        rest = r;
-        if t == 0xa3 {
-            collect_san(c, out);
-        }
-    }
-    out.extend(cns);
-    Some(())
-}
-
-fn der_string(tag: u8, c: &[u8]) -> Option<String> {
-    match tag {
-        // UTF8String, PrintableString, T61String, IA5String
-        0x0c | 0x13 | 0x14 | 0x16 => std::str::from_utf8(c).ok().map(str::to_string),
-        _ => None,
-    }
-}
-
-fn collect_cns(name: &[u8], out: &mut Vec<String>) {
-    let mut rdns = name;
-    while let Some((_, set, r)) = tlv(rdns) {
-        rdns = r;
-        let mut atvs = set;
-        while let Some((_, atv, r2)) = tlv(atvs) {
-            atvs = r2;
-            if let Some((0x06, oid, rest)) = tlv(atv) {
-                if oid == OID_CN {
-                    if let Some((t, v, _)) = tlv(rest) {
-                        if let Some(s) = der_string(t, v) {
-                            out.push(s);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn collect_san(ext_wrapper: &[u8], out: &mut Vec<String>) {
-    let Some((_, exts, _)) = tlv(ext_wrapper) else {
-        return;
-    };
-    let mut rest = exts;
-    while let Some((_, ext, r)) = tlv(rest) {
-        rest = r;
-        let Some((0x06, oid, mut after)) = tlv(ext) else {
-            continue;
-        };
-        if oid != OID_SAN {
-            continue;
-        }
-        // Optional `critical BOOLEAN`, then the OCTET STRING holding GeneralNames.
-        if let Some((0x01, _, a)) = tlv(after) {
-            after = a;
-        }
-        let Some((0x04, octets, _)) = tlv(after) else {
-            continue;
-        };
-        let Some((_, names, _)) = tlv(octets) else {
-            continue;
-        };
-        let mut n = names;
-        while let Some((t, v, r2)) = tlv(n) {
-            n = r2;
-            if t == 0x82 {
-                if let Ok(s) = std::str::from_utf8(v) {
-                    out.push(s.to_string());
-                }
-            }
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Versions
@@ -679,13 +549,4 @@ mod tests {
         assert_eq!(w.len(), 1);
     }
 
-    #[test]
-    fn der_walk_is_total() {
-        // Garbage never panics and yields nothing.
-        for n in 0..64u8 {
-            let v: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37).wrapping_add(n)).collect();
-            let _ = dns_names_from_der(&v);
-        }
-        assert!(dns_names_from_der(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_empty());
-    }
 }

@@ -119,7 +119,8 @@ fn children(mut d: &[u8]) -> Vec<(u8, &[u8])> {
 const OID_SAN: &[u8] = &[0x55, 0x1d, 0x11];
 const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
 
-/// DNS names of a leaf certificate: its SAN dNSNames, else its subject CN.
+/// DNS names of a leaf certificate for SNI: its SAN dNSNames and its subject CNs, as HAProxy
+/// indexes both.
 pub fn dns_names(der: &[u8]) -> Vec<String> {
     let Some((_, cert, _)) = tlv(der) else { return Vec::new() };
     let Some(&(_, tbs)) = children(cert).first() else { return Vec::new() };
@@ -147,14 +148,17 @@ pub fn dns_names(der: &[u8]) -> Vec<String> {
             }
         }
     }
-    if names.is_empty() {
+    {
         if let Some(subject) = subject {
             for (_, set) in children(subject) {
                 for (_, atv) in children(set) {
                     let parts = children(atv);
                     if parts.first().map(|p| p.1) == Some(OID_CN) {
                         if let Some(v) = parts.get(1) {
-                            names.push(String::from_utf8_lossy(v.1).to_ascii_lowercase());
+                            let cn = String::from_utf8_lossy(v.1).to_ascii_lowercase();
+                            if !names.contains(&cn) {
+                                names.push(cn);
+                            }
                         }
                     }
                 }
