@@ -33,7 +33,7 @@ pub fn parse_sample(text: &str) -> Option<Sample> {
         return None;
     }
     parts.push(cur);
-    let mut iter = parts.into_iter().map(|p| split_call(&p));
+    let mut iter = parts.into_iter().map(|p| split_call(p.trim()));
     let (fetch, args) = iter.next()??;
     let converters = iter.collect::<Option<Vec<_>>>()?;
     Some(Sample { fetch, args, converters })

@@ -19,57 +19,9 @@ pub enum Piece {
     Sample(Sample),
 }
 
-/// Splits `name(a,b),conv(x)` into a [`Sample`]; `None` when parentheses do not balance.
-pub fn parse_sample(text: &str) -> Option<Sample> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut cur = String::new();
-    for c in text.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                cur.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                if depth < 0 {
-                    return None;
-                }
-                cur.push(c);
-            }
-            ',' if depth == 0 => parts.push(std::mem::take(&mut cur)),
-            _ => cur.push(c),
-        }
-    }
-    if depth != 0 {
-        return None;
-    }
-    parts.push(cur);
-    let mut calls = parts.into_iter().map(|p| split_call(p.trim()));
-    let (fetch, args) = calls.next()??;
-    let converters = calls.collect::<Option<Vec<_>>>()?;
-    Some(Sample {
-        fetch,
-        args,
-        converters,
-    })
-}
-
-fn split_call(p: &str) -> Option<(String, Vec<String>)> {
-    match p.find('(') {
-        Some(i) if p.ends_with(')') => {
-            let inner = &p[i + 1..p.len() - 1];
-            let args = if inner.is_empty() {
-                Vec::new()
-            } else {
-                inner.split(',').map(|s| s.trim().to_string()).collect()
-            };
-            Some((p[..i].to_string(), args))
-        }
-        Some(_) => None,
-        None => Some((p.to_string(), Vec::new())),
-    }
-}
+/// Splits `name(a,b),conv(x)` into a sample: the config layer's parser, so that ACLs and
+/// log-format expressions read samples identically.
+pub use crate::config::parse::acl::parse_sample;
 
 /// Compiles a log-format string. Unbalanced `%[` is an error.
 pub fn compile(fmt: &str) -> Result<Vec<Piece>, String> {
