@@ -60,3 +60,37 @@ async fn queued_connection_closed_at_timeout_queue() {
     assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(2), "waited {waited:?}");
     assert!(echo_once(&mut first, b"still").await);
 }
+
+/// A server that writes its name and closes.
+async fn namer(name: &'static str) -> TestServer {
+    serve(move |mut s: TcpStream| async move {
+        let _ = s.write_all(name.as_bytes()).await;
+    })
+    .await
+}
+
+async fn name_from(src: std::net::Ipv4Addr, proxy: std::net::SocketAddr) -> String {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(std::net::SocketAddr::new(src.into(), 0)).unwrap();
+    let mut s = sock.connect(proxy).await.unwrap();
+    let mut out = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_string(&mut out)).await;
+    out
+}
+
+#[tokio::test]
+async fn tcp_use_backend_conditions_on_layer4_fetches() {
+    let (a, b) = (namer("internal").await, namer("public").await);
+    let text = format!(
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend fe\n  bind 127.0.0.1:1\n  acl internal src 127.0.0.2/32\n  acl web hdr(host) -i example.com\n\
+         use_backend int if internal\n  use_backend int if web\n  default_backend pub\n\
+         backend int\n  server s {}\nbackend pub\n  server s {}\n",
+        a.addr, b.addr
+    );
+    let eng = engine::start(config(&text)).await.unwrap();
+    let proxy = eng.addr("fe").unwrap();
+    assert_eq!(name_from("127.0.0.2".parse().unwrap(), proxy).await, "internal");
+    // An HTTP fetch has no value in TCP mode without inspect-delay: the rule does not match.
+    assert_eq!(name_from("127.0.0.3".parse().unwrap(), proxy).await, "public");
+}

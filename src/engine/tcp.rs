@@ -1,9 +1,8 @@
 //! `mode tcp`: an L4 tunnel between the client (plain or TLS-terminated) and a server of the
 //! frontend's backend.
 //!
-//! Backend choice: the first `use_backend` without a condition, else `default_backend`
-//! (conditional `use_backend` rules need the TCP ACL engine, not built yet: the config layer
-//! refuses them by name). Server choice: stick-table persistence, else the balancer, through
+//! Backend choice: the first `use_backend` whose condition holds (layer-4 fetches only, see
+//! [`choose_backend`]), else `default_backend`. Server choice: stick-table persistence, else the balancer, through
 //! HAProxy's queues when servers are at `maxconn` (`persist::queue`).
 //! Connect: `timeout connect` per attempt, `retries` more attempts on failure with HAProxy's
 //! 1 s turn-around after an immediate error (not after a timeout), and with
@@ -29,12 +28,18 @@ fn ms(v: Option<u32>) -> Option<Duration> {
     v.map(|m| Duration::from_millis(u64::from(m)))
 }
 
-/// The backend a TCP frontend sends a connection to.
-pub fn choose_backend(ctx: &ConnCtx) -> Option<usize> {
+/// The backend a TCP frontend sends a connection to: the first `use_backend` whose
+/// condition holds, else `default_backend`. Conditions are evaluated at connection time with
+/// no request and no buffered payload (there is no `tcp-request inspect-delay`): layer-4
+/// fetches (`src`, `dst_port`, `ssl_fc_sni`...) have values, HTTP and payload fetches have
+/// none and their ACLs do not match, as in HAProxy.
+pub fn choose_backend(ctx: &ConnCtx, info: &ConnInfo) -> Option<usize> {
     let fe = ctx.frontend_ir()?;
+    let parts = hyper::Request::new(()).into_parts().0;
+    let view = super::http::sample::ReqView { parts: &parts, info, ctx, backend: None, server: None };
     fe.use_backend
         .iter()
-        .find(|u| u.cond.is_none())
+        .find(|u| super::http::acl::cond_ok(&view, &fe.acls, u.cond.as_ref()))
         .map(|u| u.backend)
         .or(fe.default_backend)
 }
@@ -42,7 +47,7 @@ pub fn choose_backend(ctx: &ConnCtx) -> Option<usize> {
 /// Serves one TCP-mode client connection to its end.
 pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
     let mut alog = super::accesslog::TcpLog::begin(&ctx, &info);
-    let Some(be_idx) = choose_backend(&ctx) else {
+    let Some(be_idx) = choose_backend(&ctx, &info) else {
         tracing::debug!("no backend for connection from {}", info.peer);
         return;
     };

@@ -144,11 +144,6 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             }
         }
         for (name, cond, loc) in &d.use_backend {
-            // The TCP engine has no ACL evaluation yet: a conditional rule would be skipped.
-            if d.mode == Mode::Tcp && cond.is_some() {
-                ctx.push(unsupported(loc, "use_backend with a condition in mode tcp").link());
-                continue;
-            }
             match be_index.get(name) {
                 Some(&i) => {
                     check_mode(ctx, d, be_drafts[i], "in a 'use_backend' rule");
