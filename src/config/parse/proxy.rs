@@ -595,6 +595,10 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 return ctx.fatal(&aloc, "missing-argument", "balance url_param requires an URL parameter name.");
             }
             let check_post = if arg(words, 3) == "check_post" { Some(values::atoi(arg(words, 4)).max(0) as u32) } else { None };
+            if check_post.is_some() {
+                // Looking for the parameter in a POST body is not implemented by the balancer.
+                return ctx.push(unsupported(&at(loc, words, 3), "balance url_param check_post"));
+            }
             Balance::UrlParam { name: name.to_string(), check_post }
         }
         "random" => Balance::Random { draws: 2 },
