@@ -131,13 +131,21 @@ async fn accept_forever(l: &Listener, state: &Arc<EngineState>) {
             frontend: l.frontend,
             bind: l.bind,
         };
-        let tls = l.tls.clone();
-        let local = l.local;
+        let st = ctx.state.clone();
+        let fe = ctx.frontend;
+        // The session runs boxed, created here so that the task's future holds only the box:
+        // when the session turns into a tunnel (WebSocket, CONNECT), its state is freed and
+        // the task keeps only the tunnel's.
+        let session = Box::pin(super::accesslog::scope(serve_conn(
+            sock,
+            peer,
+            l.local,
+            l.tls.clone(),
+            ctx,
+        )));
         tokio::spawn(async move {
             let _permits = permits;
             let _live = live;
-            let st = ctx.state.clone();
-            let fe = ctx.frontend;
             if let Some(f) = st.frontends.get(fe) {
                 let cur = f.cur_conns.fetch_add(1, Ordering::AcqRel) + 1;
                 f.total_conns.fetch_add(1, Ordering::Relaxed);
@@ -145,7 +153,11 @@ async fn accept_forever(l: &Listener, state: &Arc<EngineState>) {
             }
             // A hard stop drops the session future, which closes both sockets.
             tokio::select! {
-                _ = super::accesslog::scope(serve_conn(sock, peer, local, tls, ctx)) => {}
+                _ = async {
+                    if let Some(tunnel) = session.await {
+                        tunnel.await;
+                    }
+                } => {}
                 _ = st.stopped(StopLevel::Hard) => {}
             }
             if let Some(f) = st.frontends.get(fe) {
@@ -172,23 +184,24 @@ async fn accept_one(l: &Listener) -> io::Result<(std::net::TcpStream, SocketAddr
 }
 
 /// Turns an accepted socket into a [`ClientStream`] (TLS handshake bounded by
-/// `timeout client`) and hands it to the frontend's mode.
+/// `timeout client`) and hands it to the frontend's mode. Returns the tunnel left to run
+/// when an HTTP connection switched protocols ([`super::http::Continuation`]).
 async fn serve_conn(
     sock: std::net::TcpStream,
     peer: SocketAddr,
     local_fallback: SocketAddr,
     tls: Option<TlsAcceptor>,
     ctx: ConnCtx,
-) {
+) -> Option<super::http::Continuation> {
     if sock.set_nonblocking(true).is_err() {
-        return;
+        return None;
     }
     let Ok(tcp) = TcpStream::from_std(sock) else {
-        return;
+        return None;
     };
     let _ = tcp.set_nodelay(true);
     let local = tcp.local_addr().unwrap_or(local_fallback);
-    let Some(fe) = ctx.frontend_ir() else { return };
+    let fe = ctx.frontend_ir()?;
     let client_timeout = fe
         .timeouts
         .client
@@ -204,7 +217,9 @@ async fn serve_conn(
                 sni: None,
             },
         ),
-        Some(acc) => match super::tls::handshake(&acc, tcp, client_timeout).await {
+        // Boxed: the handshake's state (rustls's connection in the making) is only allocated
+        // while it runs, not kept in the connection task's future for its whole life.
+        Some(acc) => match Box::pin(super::tls::handshake(&acc, tcp, client_timeout)).await {
             Ok(a) => (
                 ClientStream::Tls(Box::new(a.stream)),
                 ConnInfo {
@@ -223,17 +238,23 @@ async fn serve_conn(
                     fe.name,
                     ctx.bind + 1
                 );
-                return;
+                return None;
             }
         },
     };
     super::accesslog::handshake_done();
     match fe.mode {
-        Mode::Tcp => super::tcp::serve(stream, info, ctx).await,
-        Mode::Http => {
-            if let Err(e) = super::http::serve(stream, info, ctx).await {
-                tracing::debug!("http session from {peer} ended: {e}");
-            }
+        // Boxed: an HTTP connection's future does not carry the size of a TCP session's.
+        Mode::Tcp => {
+            Box::pin(super::tcp::serve(stream, info, ctx)).await;
+            None
         }
+        Mode::Http => match super::http::serve_until_tunnel(stream, info, ctx).await {
+            Ok(tunnel) => tunnel,
+            Err(e) => {
+                tracing::debug!("http session from {peer} ended: {e}");
+                None
+            }
+        },
     }
 }

@@ -72,11 +72,21 @@ impl Engine {
 
     /// Builds the runtime, serves until a signal, returns the exit code.
     pub fn run(self) -> anyhow::Result<i32> {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
+        // One worker (one usable core, or `threads: Some(1)`): tokio's current-thread
+        // scheduler runs the same tasks without the work-stealing machinery (no cross-thread
+        // queues or wake-ups, no second thread parked on a condvar), which costs less CPU per
+        // request. Several workers: the multi-thread scheduler.
+        let workers = self.opts.threads.filter(|&n| n > 0).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        let mut b = if workers == 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(workers);
+            b
+        };
         b.enable_all();
-        if let Some(n) = self.opts.threads.filter(|&n| n > 0) {
-            b.worker_threads(n);
-        }
         let rt = b.build().context("cannot start the runtime")?;
         let code = rt.block_on(async move {
             let quiet = self.opts.quiet || self.config.global.quiet;

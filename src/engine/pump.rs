@@ -331,23 +331,38 @@ impl Half {
     }
 }
 
-/// The tunnel future.
-struct Tunnel<'a, A: ?Sized, B: ?Sized> {
-    a: &'a mut A,
-    b: &'a mut B,
+/// The tunnel future, owning (or borrowing, for [`tunnel_ref`]) both streams. A plain
+/// struct rather than an `async fn`, so that a tunnel's state holds each stream and the
+/// timeouts once.
+pub struct Tunnel<A, B> {
+    a: A,
+    b: B,
     c2s: Half,
     s2c: Half,
     t: TunnelTimeouts,
     /// Fires at the earliest possible expiry; moved lazily (only when it fires early) so a
-    /// busy tunnel does not touch the timer wheel on every chunk.
-    timer: Pin<Box<Sleep>>,
+    /// busy tunnel does not touch the timer wheel on every chunk. Created at the first poll.
+    timer: Option<Pin<Box<Sleep>>>,
     /// The limit in force (depends on the half-close state).
     armed: Option<Duration>,
-    /// Last time bytes moved or the half-close state changed.
-    last: Instant,
+    /// Last time bytes moved or the half-close state changed (set at the first poll).
+    last: Option<Instant>,
 }
 
-impl<A: ?Sized, B: ?Sized> Tunnel<'_, A, B> {
+impl<A, B> Tunnel<A, B> {
+    fn new(a: A, b: B, t: TunnelTimeouts) -> Self {
+        Tunnel {
+            a,
+            b,
+            c2s: Half::default(),
+            s2c: Half::default(),
+            t,
+            timer: None,
+            armed: t.idle,
+            last: None,
+        }
+    }
+
     /// The inactivity limit for the current half-close state.
     fn limit(&self) -> Option<Duration> {
         match (self.c2s.done, self.s2c.done) {
@@ -359,32 +374,43 @@ impl<A: ?Sized, B: ?Sized> Tunnel<'_, A, B> {
 
     /// Re-evaluates the limit; true when the tunnel has been inactive for too long.
     fn expired(&mut self, cx: &mut Context<'_>, progress: bool) -> bool {
-        if progress {
-            self.last = Instant::now();
-        }
+        let last = match self.last {
+            Some(l) if !progress => l,
+            _ => {
+                let now = Instant::now();
+                self.last = Some(now);
+                now
+            }
+        };
         let limit = self.limit();
+        let idle = self.t.idle;
+        let timer = self.timer.get_or_insert_with(|| {
+            // With no limit the timer is never polled; its deadline does not matter.
+            let first = last + idle.unwrap_or(Duration::from_secs(86400));
+            Box::pin(tokio::time::sleep_until(first))
+        });
         if limit != self.armed {
             self.armed = limit;
             if let Some(d) = limit {
-                self.timer.as_mut().reset(self.last + d);
+                timer.as_mut().reset(last + d);
             }
         }
         let Some(d) = self.armed else { return false };
-        while self.timer.as_mut().poll(cx).is_ready() {
-            let deadline = self.last + d;
+        while timer.as_mut().poll(cx).is_ready() {
+            let deadline = last + d;
             if Instant::now() >= deadline {
                 return true;
             }
-            self.timer.as_mut().reset(deadline);
+            timer.as_mut().reset(deadline);
         }
         false
     }
 }
 
-impl<A, B> Future for Tunnel<'_, A, B>
+impl<A, B> Future for Tunnel<A, B>
 where
-    A: AsyncRead + AsyncWrite + Unpin + ?Sized,
-    B: AsyncRead + AsyncWrite + Unpin + ?Sized,
+    A: AsyncRead + AsyncWrite + Unpin,
+    B: AsyncRead + AsyncWrite + Unpin,
 {
     type Output = TunnelStats;
 
@@ -397,7 +423,7 @@ where
         };
         let s1 = this
             .c2s
-            .poll(cx, Pin::new(&mut *this.a), Pin::new(&mut *this.b));
+            .poll(cx, Pin::new(&mut this.a), Pin::new(&mut this.b));
         if let Poll::Ready(Err(side)) = s1.result {
             let end = match side {
                 Side::Reader => TunnelEnd::ClientError,
@@ -407,7 +433,7 @@ where
         }
         let s2 = this
             .s2c
-            .poll(cx, Pin::new(&mut *this.b), Pin::new(&mut *this.a));
+            .poll(cx, Pin::new(&mut this.b), Pin::new(&mut this.a));
         if let Poll::Ready(Err(side)) = s2.result {
             let end = match side {
                 Side::Reader => TunnelEnd::ServerError,
@@ -426,37 +452,27 @@ where
 }
 
 /// Pumps bytes both ways between `client` and `server` until both directions are closed,
-/// an error occurs, or an inactivity timeout fires. The streams are dropped (closed) on
-/// return.
-pub async fn tunnel<A, B>(mut client: A, mut server: B, t: TunnelTimeouts) -> TunnelStats
+/// an error occurs, or an inactivity timeout fires. The streams are dropped (closed) when
+/// the returned future is. The inactivity clock starts at its first poll.
+pub fn tunnel<A, B>(client: A, server: B, t: TunnelTimeouts) -> Tunnel<A, B>
 where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    tunnel_ref(&mut client, &mut server, t).await
+    Tunnel::new(client, server, t)
 }
 
 /// Like [`tunnel`] but borrows the streams, so the caller can inspect them afterwards.
-pub async fn tunnel_ref<A, B>(client: &mut A, server: &mut B, t: TunnelTimeouts) -> TunnelStats
+pub fn tunnel_ref<'a, A, B>(
+    client: &'a mut A,
+    server: &'a mut B,
+    t: TunnelTimeouts,
+) -> Tunnel<&'a mut A, &'a mut B>
 where
     A: AsyncRead + AsyncWrite + Unpin + ?Sized,
     B: AsyncRead + AsyncWrite + Unpin + ?Sized,
 {
-    let now = Instant::now();
-    let armed = t.idle;
-    // With no limit the timer is never polled; its deadline does not matter.
-    let first = now + armed.unwrap_or(Duration::from_secs(86400));
-    Tunnel {
-        a: client,
-        b: server,
-        c2s: Half::default(),
-        s2c: Half::default(),
-        t,
-        timer: Box::pin(tokio::time::sleep_until(first)),
-        armed,
-        last: now,
-    }
-    .await
+    Tunnel::new(client, server, t)
 }
 
 #[cfg(test)]
@@ -530,17 +546,8 @@ mod tests {
     async fn idle_tunnel_holds_no_buffer() {
         let (mut c, mut c_side) = tokio::io::duplex(64 * 1024);
         let (mut s_side, mut s) = tokio::io::duplex(1024);
-        let mut tun = Tunnel {
-            a: &mut c_side,
-            b: &mut s_side,
-            c2s: Half::default(),
-            s2c: Half::default(),
-            t: TunnelTimeouts::default(),
-            timer: Box::pin(tokio::time::sleep(Duration::from_secs(60))),
-            armed: None,
-            last: Instant::now(),
-        };
-        let poll_once = |tun: &mut Tunnel<'_, _, _>| {
+        let mut tun = tunnel_ref(&mut c_side, &mut s_side, TunnelTimeouts::default());
+        let poll_once = |tun: &mut Tunnel<_, _>| {
             let waker = futures_noop_waker();
             let mut cx = Context::from_waker(&waker);
             assert!(Pin::new(tun).poll(&mut cx).is_pending());

@@ -63,7 +63,9 @@ pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
     let t = TunnelTimeouts::from_ir(&fe.timeouts, &be.timeouts);
     // `on-marked-down shutdown-sessions`: the tunnel (both sockets) is dropped when the
     // server kills its sessions.
-    let Some(stats) = unless_killed(Some(&guard), tunnel(client, server, t)).await else {
+    // (Borrowed by `unless_killed`, so that the tunnel's state is not stored twice.)
+    let mut pump = tunnel(client, server, t);
+    let Some(stats) = unless_killed(Some(&guard), &mut pump).await else {
         alog.killed();
         tracing::debug!("{}: session killed (server marked down)", be.name);
         return;

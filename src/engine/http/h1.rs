@@ -52,6 +52,8 @@ pub enum H1End<S> {
         io: S,
         prefix: Bytes,
     },
+    /// The connection switched protocols: the tunnel to run (it owns both connections).
+    Tunnel(super::Continuation),
 }
 
 fn ms(v: Option<u32>) -> Option<Duration> {
@@ -100,6 +102,7 @@ struct Timers {
     keep_alive: Option<Duration>,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_head<R: AsyncRead + Unpin>(
     rd: &mut R,
     buf: &mut BytesMut,
@@ -108,6 +111,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     sess: &Session,
     allow_h2: bool,
     ht: &mut crate::engine::accesslog::HeadTiming,
+    stop_rx: &mut tokio::sync::watch::Receiver<StopLevel>,
 ) -> HeadRead {
     let start = Instant::now();
     let ka_deadline = t.keep_alive.map(|d| start + d);
@@ -117,7 +121,6 @@ async fn read_head<R: AsyncRead + Unpin>(
     } else {
         None
     };
-    let state = sess.ctx.state.clone();
     loop {
         if !buf.is_empty() {
             ht.first_byte.get_or_insert_with(std::time::Instant::now);
@@ -146,15 +149,25 @@ async fn read_head<R: AsyncRead + Unpin>(
             }
         };
         let empty = buf.is_empty();
+        // A soft stop closes idle connections (the receiver is the connection's, so waiting
+        // here costs no subscription per request).
         let stop = async {
             if empty {
-                state.stopped(StopLevel::Soft).await
+                loop {
+                    if *stop_rx.borrow_and_update() >= StopLevel::Soft {
+                        return;
+                    }
+                    if stop_rx.changed().await.is_err() {
+                        return;
+                    }
+                }
             } else {
                 std::future::pending().await
             }
         };
         let before = buf.len();
         let r = tokio::select! {
+            biased;
             r = read_more(rd, buf) => Some(r),
             _ = sleep => None,
             _ = stop => return HeadRead::Close,
@@ -351,50 +364,71 @@ where
     }
     let resp10 = parts.version == Version::HTTP_10;
     let mut out = Vec::with_capacity(512);
-    let version = if resp10 { "HTTP/1.0" } else { "HTTP/1.1" };
-    out.extend_from_slice(
-        format!(
-            "{version} {status} {}\r\n",
-            reason_of(parts.status, &parts.extensions)
-        )
-        .as_bytes(),
-    );
+    out.extend_from_slice(if resp10 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+    push_status(&mut out, status);
+    out.push(b' ');
+    push_reason(&mut out, parts.status, &parts.extensions);
+    out.extend_from_slice(b"\r\n");
     let mut others: Vec<String> = Vec::new();
     for (name, value) in parts.headers.iter() {
-        match name.as_str() {
-            "connection" => {
-                for t in String::from_utf8_lossy(value.as_bytes()).split(',') {
-                    let t = t.trim();
-                    if !t.is_empty()
-                        && !t.eq_ignore_ascii_case("close")
-                        && !t.eq_ignore_ascii_case("keep-alive")
-                    {
-                        others.push(t.to_string());
-                    }
+        if name == header::CONNECTION {
+            for t in String::from_utf8_lossy(value.as_bytes()).split(',') {
+                let t = t.trim();
+                if !t.is_empty()
+                    && !t.eq_ignore_ascii_case("close")
+                    && !t.eq_ignore_ascii_case("keep-alive")
+                {
+                    others.push(t.to_string());
                 }
             }
-            "content-length" if framing == Framing::Chunked => {}
-            n => push_header(&mut out, n, value.as_bytes()),
+        } else if name == header::CONTENT_LENGTH && framing == Framing::Chunked {
+        } else {
+            push_header(&mut out, name.as_str(), value.as_bytes());
         }
     }
-    if let Some(c) = connection_value(&others, close, resp10, client_v10) {
+    if others.is_empty() {
+        // `connection_value` without allocating, for the usual case.
+        if close {
+            if !resp10 {
+                push_header(&mut out, "connection", b"close");
+            }
+        } else if resp10 || client_v10 {
+            push_header(&mut out, "connection", b"keep-alive");
+        }
+    } else if let Some(c) = connection_value(&others, close, resp10, client_v10) {
         push_header(&mut out, "connection", c.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
-    if !write_all_to(wr, &out, client_to).await {
-        return false;
-    }
-    drop(out);
 
+    // `out` collects what is ready to send: the head, then the body frames that are already
+    // available. It is written when the next frame is not there yet, when it grows past
+    // `COALESCE`, and at the end, so a small response read in one go from the server (head
+    // and body) goes out in one write, as HAProxy sends it. The bytes are the same either way.
+    const COALESCE: usize = 16 * 1024;
     let mut trailers: Option<HeaderMap> = None;
     loop {
-        let frame = match body.frame().await {
+        let frame = match poll_once(&mut body).await {
+            Poll::Ready(f) => f,
+            Poll::Pending => {
+                if !out.is_empty() {
+                    if !write_all_to(wr, &out, client_to).await {
+                        return false;
+                    }
+                    out.clear();
+                }
+                body.frame().await
+            }
+        };
+        let frame = match frame {
             None => break,
             Some(Ok(f)) => f,
             Some(Err(e)) => {
                 // The server died or stalled mid-response: what was sent stays sent, and the
                 // client connection is closed (HAProxy's SD/sD).
                 tracing::debug!("server response aborted: {e}");
+                if !out.is_empty() && !write_all_to(wr, &out, client_to).await {
+                    return false;
+                }
                 let _ = within(client_to, wr.flush()).await;
                 return false;
             }
@@ -404,17 +438,32 @@ where
                 if data.is_empty() || framing == Framing::NoBody {
                     continue;
                 }
-                let ok = if framing == Framing::Chunked {
-                    let mut chunk = Vec::with_capacity(data.len() + 16);
-                    chunk.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-                    chunk.extend_from_slice(&data);
-                    chunk.extend_from_slice(b"\r\n");
-                    write_all_to(wr, &chunk, client_to).await
-                } else {
-                    write_all_to(wr, &data, client_to).await
-                };
-                if !ok {
+                let chunked = framing == Framing::Chunked;
+                if out.len() + data.len() + 20 <= COALESCE {
+                    if chunked {
+                        push_hex(&mut out, data.len());
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    out.extend_from_slice(&data);
+                    if chunked {
+                        out.extend_from_slice(b"\r\n");
+                    }
+                    continue;
+                }
+                // A large frame: send what is pending, then the frame from its own buffer.
+                if chunked {
+                    push_hex(&mut out, data.len());
+                    out.extend_from_slice(b"\r\n");
+                }
+                if !out.is_empty() && !write_all_to(wr, &out, client_to).await {
                     return false;
+                }
+                out.clear();
+                if !write_all_to(wr, &data, client_to).await {
+                    return false;
+                }
+                if chunked {
+                    out.extend_from_slice(b"\r\n");
                 }
             }
             Err(f) => {
@@ -425,19 +474,75 @@ where
         }
     }
     if framing == Framing::Chunked {
-        let mut end = b"0\r\n".to_vec();
+        out.extend_from_slice(b"0\r\n");
         for (n, v) in trailers.iter().flat_map(|t| t.iter()) {
-            push_header(&mut end, n.as_str(), v.as_bytes());
+            push_header(&mut out, n.as_str(), v.as_bytes());
         }
-        end.extend_from_slice(b"\r\n");
-        if !write_all_to(wr, &end, client_to).await {
-            return false;
-        }
+        out.extend_from_slice(b"\r\n");
     }
+    if !out.is_empty() && !write_all_to(wr, &out, client_to).await {
+        return false;
+    }
+    drop(out);
     if within(client_to, wr.flush()).await.is_none() {
         return false;
     }
     !close
+}
+
+/// Polls `body` once: its next frame if it is already there, else `Pending` (with the
+/// task's waker registered, as any poll).
+async fn poll_once<B: hyper::body::Body + Unpin>(
+    body: &mut B,
+) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+    std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await
+}
+
+/// Appends `n` in lower-case hexadecimal (a chunk size).
+fn push_hex(out: &mut Vec<u8>, n: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut tmp = [0u8; 16];
+    let mut i = tmp.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        tmp[i] = HEX[v & 15];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends a status code in decimal.
+fn push_status(out: &mut Vec<u8>, status: u16) {
+    let mut tmp = [0u8; 5];
+    let mut i = tmp.len();
+    let mut v = status;
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
+/// Appends the reason phrase [`reason_of`] gives, without an intermediate `String`.
+fn push_reason(out: &mut Vec<u8>, status: StatusCode, ext: &hyper::http::Extensions) {
+    if let Some(r) = ext.get::<CustomReason>() {
+        out.extend_from_slice(r.0.as_bytes());
+    } else if let Some(r) = ext.get::<hyper::ext::ReasonPhrase>() {
+        match std::str::from_utf8(r.as_bytes()) {
+            Ok(s) => out.extend_from_slice(s.as_bytes()),
+            Err(_) => out.extend_from_slice(String::from_utf8_lossy(r.as_bytes()).as_bytes()),
+        }
+    } else {
+        out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    }
 }
 
 /// The head of a protocol switch, as the server sent it.
@@ -489,47 +594,61 @@ where
     let mut first = true;
     // When the current stream started (accept, then the end of the previous request).
     let mut clock = crate::engine::accesslog::current_clock();
+    let mut stop_rx = sess.ctx.state.subscribe_stop();
     loop {
         let mut ht = crate::engine::accesslog::HeadTiming::default();
-        let head =
-            match read_head(&mut rd, &mut buf, first, &timers, &sess, allow_h2 && first, &mut ht)
-                .await
-            {
-                HeadRead::Head(h) => h,
-                HeadRead::H2 => {
-                    let io = rd.unsplit(wr);
-                    return H1End::H2 {
-                        io,
-                        prefix: buf.freeze(),
-                    };
+        let head = match read_head(
+            &mut rd,
+            &mut buf,
+            first,
+            &timers,
+            &sess,
+            allow_h2 && first,
+            &mut ht,
+            &mut stop_rx,
+        )
+        .await
+        {
+            HeadRead::Head(h) => h,
+            HeadRead::H2 => {
+                let io = rd.unsplit(wr);
+                return H1End::H2 {
+                    io,
+                    prefix: buf.freeze(),
+                };
+            }
+            HeadRead::Close => {
+                // HAProxy logs a first connection closed before any request (CR 400).
+                if first && ht.eof {
+                    let (ctx, info) = (&sess.ctx, &sess.info);
+                    crate::engine::accesslog::http_error(ctx, info, clock, &ht, 400);
                 }
-                HeadRead::Close => {
-                    // HAProxy logs a first connection closed before any request (CR 400).
-                    if first && ht.eof {
-                        let (ctx, info) = (&sess.ctx, &sess.info);
-                        crate::engine::accesslog::http_error(ctx, info, clock, &ht, 400);
-                    }
-                    break;
-                }
-                HeadRead::Error(status) => {
-                    crate::engine::stats::mux_error(&sess.ctx, status);
-                    let raw = error_bytes(status, Origin::Mux, &[], &fe_errorfiles);
-                    let _ = write_all_to(&mut wr, &raw, timers.client).await;
-                    crate::engine::accesslog::http_error(&sess.ctx, &sess.info, clock, &ht, status);
-                    break;
-                }
-            };
+                break;
+            }
+            HeadRead::Error(status) => {
+                crate::engine::stats::mux_error(&sess.ctx, status);
+                let raw = error_bytes(status, Origin::Mux, &[], &fe_errorfiles);
+                let _ = write_all_to(&mut wr, &raw, timers.client).await;
+                crate::engine::accesslog::http_error(&sess.ctx, &sess.info, clock, &ht, status);
+                break;
+            }
+        };
         // Boxed so that the transaction's (large) state is only allocated while a request is
         // in flight: the connection future itself stays small while idle.
-        let next = Box::pin(transaction(
-            &sess,
-            *head,
-            &mut rd,
-            &mut wr,
-            &mut buf,
-            &timers,
-            &fe_errorfiles,
-            (clock, ht.first_byte),
+        // (Written into a fresh box rather than with `Box::pin(fut)`, which would build the
+        // whole future state on the stack and copy it.)
+        let next = Box::into_pin(Box::write(
+            Box::new_uninit(),
+            transaction(
+                &sess,
+                *head,
+                &mut rd,
+                &mut wr,
+                &mut buf,
+                &timers,
+                &fe_errorfiles,
+                (clock, ht.first_byte),
+            ),
         ))
         .await;
         clock = crate::engine::accesslog::ConnClock::now();
@@ -546,8 +665,10 @@ where
             }
             Next::Close => break,
             Next::Tunnel(u, alog) => {
-                tunnel(u, Rewind::new(buf.freeze(), rd.unsplit(wr)), alog).await;
-                return H1End::Done;
+                // Returned rather than run here: the session's state is dropped and the
+                // tunnel's alone is kept (boxed) for its life.
+                let client = Rewind::new(buf.freeze(), rd.unsplit(wr));
+                return H1End::Tunnel(Box::pin(tunnel(u, client, alog)));
             }
         }
     }
@@ -559,20 +680,42 @@ async fn tunnel<C>(u: Box<UpgradeReply>, client: C, mut alog: crate::engine::acc
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
+    // (The box is freed now, not when the tunnel ends.)
     let UpgradeReply {
+        head,
         server,
         timeouts,
         guard,
-        ..
-    } = *u;
+    } = {
+        let u = u;
+        *u
+    };
+    // Not kept for the tunnel's life: the header values of the server's response head share
+    // the server connection's read buffer (8 KiB).
+    drop(head);
     // The server side is ready as soon as hyper hands the connection over.
     let upgraded = match within(timeouts.idle, server).await {
         Some(Ok(up)) => up,
         _ => return,
     };
     // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN.
-    let pump = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts);
-    let Some(stats) = crate::engine::state::unless_killed(guard.as_ref(), pump).await else {
+    // The server connection is a `TcpStream` (see `upstream::connect`): the tunnel uses it
+    // directly, without hyper's boxed wrapper, replaying what hyper had read past the head.
+    let stats = match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
+        // (The pump is pinned here and passed by reference: moved into `unless_killed`, its
+        // state would be stored twice.)
+        Ok(parts) => {
+            let server = Rewind::new(parts.read_buf, parts.io.into_inner());
+            let pump = pin!(crate::engine::pump::tunnel(client, server, timeouts));
+            crate::engine::state::unless_killed(guard.as_ref(), pump).await
+        }
+        Err(upgraded) => {
+            let pump = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts);
+            let pump = pin!(pump);
+            crate::engine::state::unless_killed(guard.as_ref(), pump).await
+        }
+    };
+    let Some(stats) = stats else {
         return;
     };
     tracing::debug!("tunnel ended: {stats:?}");
@@ -668,6 +811,7 @@ where
     };
     let outcome = loop {
         tokio::select! {
+            biased;
             o = &mut txn_fut => break o,
             p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
             Some(interim) = info_rx.recv() => {
@@ -714,6 +858,7 @@ where
             let mut write = pin!(write);
             let keep = loop {
                 tokio::select! {
+                    biased;
                     k = &mut write => break k,
                     p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
                 }
@@ -798,6 +943,29 @@ mod tests {
         let size = std::mem::size_of_val(&fut);
         eprintln!("http::serve future: {size} bytes");
         assert!(size < 2048, "{size}");
+        drop(c);
+    }
+
+    /// What an idle WebSocket tunnel's task keeps (besides the sockets): the boxed tunnel
+    /// future, which no longer carries the session's state or the server's response head.
+    #[tokio::test]
+    async fn tunnel_footprint() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let c = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        let client = Rewind::new(Bytes::new(), crate::engine::conn::ClientStream::Plain(s));
+        let up = UpgradeReply {
+            head: Response::new(()),
+            server: hyper::upgrade::on(Response::new(())),
+            timeouts: Default::default(),
+            guard: None,
+        };
+        let fut = tunnel(Box::new(up), client, Default::default());
+        let size = std::mem::size_of_val(&fut);
+        eprintln!("tunnel future: {size} bytes");
+        assert!(size < 1024, "{size}");
         drop(c);
     }
 }

@@ -374,24 +374,32 @@ async fn handle(
                     resp.headers_mut().insert(name, v.clone());
                 }
             }
-            let upgrade = *u;
+            // The server's response head is not kept for the tunnel's life: its header values
+            // share the server connection's read buffer.
+            let super::txn::UpgradeReply {
+                head,
+                server,
+                timeouts: t,
+                guard: srv_guard,
+            } = *u;
+            drop(head);
             tokio::spawn(async move {
                 let _guard = guard;
                 let mut alog = alog;
-                let t = upgrade.timeouts;
                 let (Some(Ok(c)), Some(Ok(s))) = (
                     within(t.idle, client_up).await,
-                    within(t.idle, upgrade.server).await,
+                    within(t.idle, server).await,
                 ) else {
                     return;
                 };
                 // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN.
                 let pump = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t);
-                let Some(stats) = crate::engine::state::unless_killed(upgrade.guard.as_ref(), pump).await else {
+                let pump = std::pin::pin!(pump);
+                let Some(stats) = crate::engine::state::unless_killed(srv_guard.as_ref(), pump).await else {
                     return;
                 };
                 tracing::debug!("h2 websocket tunnel ended: {stats:?}");
-                drop(upgrade.guard);
+                drop(srv_guard);
                 alog.tunnel_done(&stats);
             });
             resp

@@ -153,12 +153,24 @@ fn lines(head: &[u8]) -> Result<Vec<(&[u8], bool)>, &'static str> {
     Ok(out)
 }
 
+/// The request line and header lines of a head, validated line by line.
+struct Lines {
+    method: Method,
+    target: Bytes,
+    version: Version,
+    headers: HeaderMap,
+}
+
 fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
-    let lines = lines(head)?;
-    let Some(((req_line, _), header_lines)) = lines.split_first() else {
-        return Err("empty head");
+    let l = match fast_lines(head) {
+        Some(l) => l,
+        None => slow_lines(head)?,
     };
-    // Request line: method, target and version separated by SP or HTAB.
+    finish(l)
+}
+
+/// The request line: method, target and version separated by SP or HTAB.
+fn request_line(req_line: &[u8]) -> Result<(Method, &[u8], Version), &'static str> {
     let mut parts = req_line.split(|&c| is_ows(c)).filter(|p| !p.is_empty());
     let (Some(m), Some(target), Some(ver), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -184,6 +196,85 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
         }
         _ => return Err("bad version"),
     };
+    Ok((method, target, version))
+}
+
+/// The usual case of the line stage, without a copy per header: the head is copied once
+/// and the target and header values are slices of that copy. `None` as soon as anything is
+/// unusual or invalid (a folded line, a stray CR, a bad byte, too many headers), and
+/// [`slow_lines`] then gives the exact verdict; for the heads it accepts, the result is
+/// the one [`slow_lines`] would give.
+fn fast_lines(head: &[u8]) -> Option<Lines> {
+    let shared = Bytes::copy_from_slice(head);
+    let b: &[u8] = &shared;
+    let line_count = b.iter().filter(|&&c| c == b'\n').count();
+    let mut headers = HeaderMap::with_capacity(line_count.min(MAX_HEADERS));
+    let mut req: Option<(Method, Bytes, Version)> = None;
+    let mut count = 0usize;
+    let mut ended = false;
+    let mut start = 0usize;
+    while start < b.len() {
+        let rest = b.get(start..)?;
+        let nl = rest
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(b.len(), |i| start + i);
+        let mut line = b.get(start..nl)?;
+        start = nl + 1;
+        if let [l @ .., b'\r'] = line {
+            line = l;
+        }
+        if line.contains(&b'\r') {
+            return None;
+        }
+        if line.is_empty() {
+            ended = true;
+            continue;
+        }
+        if ended {
+            return None;
+        }
+        let Some(_) = req else {
+            let (m, target, v) = request_line(line).ok()?;
+            req = Some((m, shared.slice_ref(target), v));
+            continue;
+        };
+        if line.first().is_some_and(|&c| is_ows(c)) {
+            return None;
+        }
+        let colon = line.iter().position(|&c| c == b':')?;
+        let name = line.get(..colon)?;
+        if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) {
+            return None;
+        }
+        let value = trim_ows(line.get(colon + 1..)?);
+        if value.iter().any(|&c| (c < 0x20 && c != b'\t') || c == 0x7f) {
+            return None;
+        }
+        count += 1;
+        if count > MAX_HEADERS {
+            return None;
+        }
+        let name = HeaderName::from_bytes(name).ok()?;
+        let value = HeaderValue::from_maybe_shared(shared.slice_ref(value)).ok()?;
+        headers.append(name, value);
+    }
+    let (method, target, version) = req?;
+    Some(Lines {
+        method,
+        target,
+        version,
+        headers,
+    })
+}
+
+/// The line stage for any head, with HAProxy's verdicts (and obs-fold).
+fn slow_lines(head: &[u8]) -> Result<Lines, &'static str> {
+    let lines = lines(head)?;
+    let Some(((req_line, _), header_lines)) = lines.split_first() else {
+        return Err("empty head");
+    };
+    let (method, target, version) = request_line(req_line)?;
 
     // Header lines, with obs-fold continuation lines unfolded into the previous value.
     // Like HAProxy, the line break is replaced by spaces and the continuation is kept as is
@@ -226,6 +317,37 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
         let value = HeaderValue::from_bytes(value).map_err(|_| "bad header value")?;
         headers.append(name, value);
     }
+    Ok(Lines {
+        method,
+        target: Bytes::copy_from_slice(target),
+        version,
+        headers,
+    })
+}
+
+/// Writes `n` in decimal into `buf`, returning the digits.
+fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// The checks on the whole header set: framing, Host, the target, connection options.
+fn finish(l: Lines) -> Result<ReqHead, &'static str> {
+    let Lines {
+        method,
+        target,
+        version,
+        mut headers,
+    } = l;
 
     // Content-Length: every value, comma lists included, must be the same plain integer.
     let mut content_length: Option<u64> = None;
@@ -297,8 +419,16 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
     };
     if let Some(n) = content_length {
         if !has_te {
-            // Duplicates collapse into a single header, as HAProxy does.
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            // Duplicates collapse into a single header, as HAProxy does (nothing to do when
+            // there is one value, already in canonical form).
+            let mut digits = [0u8; 20];
+            let canonical = decimal(n, &mut digits);
+            let mut all = headers.get_all(header::CONTENT_LENGTH).iter();
+            let single =
+                matches!((all.next(), all.next()), (Some(v), None) if v.as_bytes() == canonical);
+            if !single {
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
         }
     }
 
@@ -315,7 +445,7 @@ fn parse_complete(head: &[u8]) -> Result<ReqHead, &'static str> {
             headers.insert(header::HOST, h);
         }
     }
-    let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(target)).map_err(|_| "bad uri")?;
+    let uri = Uri::from_maybe_shared(target).map_err(|_| "bad uri")?;
     if uri.scheme().is_some() {
         if let (Some(auth), Some(h)) = (uri.authority(), headers.get(header::HOST)) {
             if !auth.as_str().as_bytes().eq_ignore_ascii_case(h.as_bytes()) {
@@ -476,7 +606,57 @@ mod tests {
         assert_eq!(h.upgrade.as_deref(), Some("websocket"));
     }
 
+    /// The fast line stage agrees with the general one on every head it accepts.
+    fn same_lines(head: &[u8]) {
+        let Some(f) = fast_lines(head) else { return };
+        let s = slow_lines(head).expect("the fast path accepted what the slow path refuses");
+        assert_eq!(f.method, s.method);
+        assert_eq!(f.target, s.target);
+        assert_eq!(f.version, s.version);
+        assert_eq!(f.headers, s.headers);
+        let order = |h: &HeaderMap| {
+            h.iter()
+                .map(|(n, v)| (n.as_str().to_string(), v.as_bytes().to_vec()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(&f.headers), order(&s.headers));
+    }
+
+    #[test]
+    fn fast_lines_match_slow_lines() {
+        for h in [
+            &b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nFoo:  bar \r\n\r\n"[..],
+            b"POST / HTTP/1.0\nContent-Length: 3, 3\nContent-Length: 3\n\n",
+            b"GET / HTTP/1.1\r\nFoo: a\r\n b\r\n\r\n",
+            b"GET\t/\tHTTP/1.2\r\n\r\n",
+            b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\na: 3\r\nX-Y:\r\n\r\n",
+            b"GET / HTTP/1.1\r\nA: \x80\xff\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\nA: b\r\n\r\n",
+        ] {
+            same_lines(h);
+        }
+        assert!(fast_lines(b"GET / HTTP/1.1\r\nFoo: a\r\n b\r\n\r\n").is_none());
+        assert!(fast_lines(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").is_some());
+    }
+
     proptest::proptest! {
+        #[test]
+        fn fast_lines_agree(parts in proptest::collection::vec(0usize..14, 0..24)) {
+            const PIECES: [&[u8]; 14] = [
+                b"GET / HTTP/1.1", b"\r\n", b"\n", b"Host: a", b"host:b ", b" ", b"\t",
+                b"X-A:1", b":", b"\r", b"Content-Length: 2", b"\x00", b"\xc3\xa9", b"Connection: close",
+            ];
+            let mut head = Vec::new();
+            for i in parts {
+                head.extend_from_slice(PIECES[i]);
+            }
+            head.extend_from_slice(b"\r\n\r\n");
+            same_lines(&head);
+            let mut framed = b"GET / HTTP/1.1\r\n".to_vec();
+            framed.extend_from_slice(&head);
+            same_lines(&framed);
+        }
+
         #[test]
         fn never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             let _ = parse(&data, true);

@@ -67,15 +67,33 @@ use super::conn::{ClientStream, ConnCtx, ConnInfo};
 pub use txn::Session;
 pub use upstream::pool_idle;
 
+/// What is left of a connection after an HTTP/1 protocol switch: the tunnel (WebSocket,
+/// CONNECT), which needs none of the HTTP session's state.
+pub type Continuation = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// Serves one accepted connection of an HTTP frontend until it closes. Protocol errors are
 /// answered on the wire (400, 408...) and are not errors here.
 pub async fn serve(stream: ClientStream, info: ConnInfo, ctx: ConnCtx) -> anyhow::Result<()> {
+    if let Some(tunnel) = serve_until_tunnel(stream, info, ctx).await? {
+        tunnel.await;
+    }
+    Ok(())
+}
+
+/// [`serve`], except that a tunnel after a protocol switch is returned rather than run, so
+/// the caller can drop the session's state (the listener's task then holds only the
+/// tunnel's).
+pub async fn serve_until_tunnel(
+    stream: ClientStream,
+    info: ConnInfo,
+    ctx: ConnCtx,
+) -> anyhow::Result<Option<Continuation>> {
     let h2_alpn = info.alpn.as_deref() == Some(b"h2");
     let clear = !info.tls;
     let sess = Session::new(ctx, info);
     if h2_alpn {
         Box::pin(h2::serve_h2(stream, sess)).await;
-        return Ok(());
+        return Ok(None);
     }
     match h1::serve_h1(stream, sess.clone(), clear).await {
         h1::H1End::Done => {}
@@ -83,8 +101,9 @@ pub async fn serve(stream: ClientStream, info: ConnInfo, ctx: ConnCtx) -> anyhow
             // Boxed: HTTP/2's state is only allocated for HTTP/2 connections.
             Box::pin(h2::serve_h2(rewind::Rewind::new(prefix, io), sess)).await
         }
+        h1::H1End::Tunnel(tunnel) => return Ok(Some(tunnel)),
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Checks what of a frontend's HTTP configuration the engine cannot run, as messages for

@@ -16,6 +16,12 @@ pub struct Rewind<S> {
 
 impl<S> Rewind<S> {
     pub fn new(prefix: Bytes, inner: S) -> Self {
+        // An empty prefix may still hold a buffer's storage (a frozen read buffer): let it go.
+        let prefix = if prefix.is_empty() {
+            Bytes::new()
+        } else {
+            prefix
+        };
         Rewind { prefix, inner }
     }
 }

@@ -383,6 +383,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         let send = c.sender.try_send_request(r);
         let result = match server_to {
             Some(d) => tokio::select! {
+                biased;
                 r = send => Some(r),
                 _ = t.activity.idle_for(d) => None,
             },

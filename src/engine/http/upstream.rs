@@ -80,12 +80,31 @@ pub fn pool_take(addr: SocketAddr, reuse: Reuse) -> Option<ServerConn> {
     }
     let mut map = pool().lock().ok()?;
     let list = map.get_mut(&addr)?;
-    let now = Instant::now();
-    list.retain(|i| !i.conn.sender.is_closed() && now.duration_since(i.since) < POOL_PURGE);
-    let pos = list
+    purge_expired(list, Instant::now());
+    // Newest first; a connection the server closed while idle is dropped on the way.
+    let mut pos = list.len();
+    while pos > 0 {
+        pos -= 1;
+        let Some(i) = list.get(pos) else { break };
+        if i.conn.sender.is_closed() {
+            list.remove(pos);
+        } else if reuse == Reuse::Any || i.conn.uses >= 2 {
+            return Some(list.remove(pos).conn);
+        }
+    }
+    None
+}
+
+/// Drops the connections idle for `POOL_PURGE` or more. The list is in the order the
+/// connections came back, so they are at its front.
+fn purge_expired(list: &mut Vec<Idle>, now: Instant) {
+    let expired = list
         .iter()
-        .rposition(|i| reuse == Reuse::Any || i.conn.uses >= 2)?;
-    Some(list.remove(pos).conn)
+        .take_while(|i| now.duration_since(i.since) >= POOL_PURGE)
+        .count();
+    if expired > 0 {
+        list.drain(..expired);
+    }
 }
 
 /// Returns a connection to the idle pool (dropping it closes it when the pool is full).
@@ -96,7 +115,11 @@ pub fn pool_put(conn: ServerConn) {
     let Ok(mut map) = pool().lock() else { return };
     let list = map.entry(conn.addr).or_default();
     let now = Instant::now();
-    list.retain(|i| !i.conn.sender.is_closed() && now.duration_since(i.since) < POOL_PURGE);
+    purge_expired(list, now);
+    if list.len() >= POOL_MAX_PER_SERVER {
+        // Full: make room from the connections the servers closed, if any.
+        list.retain(|i| !i.conn.sender.is_closed());
+    }
     if list.len() < POOL_MAX_PER_SERVER {
         list.push(Idle { conn, since: now });
     }
