@@ -197,6 +197,9 @@ pub struct Bind {
     pub addrs: Vec<Address>,
     /// The addresses as sockets to bind (port ranges expanded, `*` → 0.0.0.0).
     pub sockets: Vec<SocketAddr>,
+    /// `fd@N` addresses: listening sockets inherited from the parent process, checked at
+    /// load time to be stream sockets.
+    pub inherited_fds: Vec<i32>,
     pub tls: Option<BindTls>,
     pub v4v6: bool,
     pub v6only: bool,

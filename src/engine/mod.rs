@@ -241,6 +241,27 @@ pub async fn start_with(config: Arc<Config>, quiet: bool) -> anyhow::Result<Runn
                     limits: limits.clone(),
                 });
             }
+            for &raw in &bind.inherited_fds {
+                // SAFETY: the config layer checked that `raw` is an open stream socket passed
+                // by the parent (`fd@N`); the listener takes ownership of it from here on.
+                let sock = unsafe { <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+                sock.set_nonblocking(true).map_err(|e| anyhow::anyhow!("fd@{raw}: {e}"))?;
+                let std: std::net::TcpListener = sock.into();
+                let local = std
+                    .local_addr()
+                    .map_err(|e| anyhow::anyhow!("Starting frontend {}: fd@{raw} is not a listening TCP socket ({e})", fe.name))?;
+                // SAFETY: as above, `std` owns the fd for the registration's lifetime.
+                let fd = unsafe { AsyncFd::register(std) }.map_err(|e| anyhow::anyhow!("registering fd@{raw}: {e}"))?;
+                addrs.push(local);
+                listeners.push(listener::Listener {
+                    fd,
+                    local,
+                    frontend: fi,
+                    bind: bi,
+                    tls: tls.clone(),
+                    limits: limits.clone(),
+                });
+            }
             bound.binds.push(addrs);
         }
         frontends.push(bound);

@@ -19,6 +19,7 @@ pub struct BindDraft {
     pub text: String,
     pub addrs: Vec<Address>,
     pub sockets: Vec<SocketAddr>,
+    pub inherited_fds: Vec<i32>,
     pub ssl: bool,
     pub certs: Vec<super::super::ir::Certificate>,
     pub has_crt: bool,
@@ -36,6 +37,15 @@ pub struct BindDraft {
     pub maxconn: Option<u32>,
     pub backlog: Option<u32>,
     pub name: Option<String>,
+}
+
+/// Whether `fd` is an open stream socket (HAProxy checks `fd@N` binds at load time).
+fn is_stream_socket(fd: i32) -> bool {
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `ty`, a c_int we own.
+    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len) };
+    rc == 0 && ty == libc::SOCK_STREAM
 }
 
 fn proxy_label(ctx: &Ctx) -> &'static str {
@@ -65,6 +75,7 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
         }
     };
     let mut sockets = Vec::new();
+    let mut inherited_fds = Vec::new();
     for a in &addrs {
         let ip = match &a.host {
             Host::Any4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -77,8 +88,16 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
                     return None;
                 }
             },
-            Host::Path(_) | Host::Fd(_) => {
-                ctx.push(unsupported(&at(loc, words, 1), "bind on unix sockets, abstract sockets or inherited fds"));
+            Host::Fd(fd) => {
+                if !is_stream_socket(*fd) {
+                    ctx.fatal(&at(loc, words, 1), "bad-address", format!("'bind' : cannot use file descriptor '{fd}' : Socket operation on non-socket."));
+                    return None;
+                }
+                inherited_fds.push(*fd);
+                continue;
+            }
+            Host::Path(_) => {
+                ctx.push(unsupported(&at(loc, words, 1), "bind on unix sockets or abstract sockets"));
                 return None;
             }
         };
@@ -100,6 +119,7 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
         text: raw.to_string(),
         addrs,
         sockets,
+        inherited_fds,
         ssl: false,
         certs: Vec::new(),
         has_crt: false,

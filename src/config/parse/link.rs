@@ -454,6 +454,7 @@ fn to_bind(b: &super::bind::BindDraft, global: &super::global::GlobalDraft) -> B
         text: b.text.clone(),
         addrs: b.addrs.clone(),
         sockets: b.sockets.clone(),
+        inherited_fds: b.inherited_fds.clone(),
         tls: b.ssl.then(|| BindTls {
             certs: b.certs.clone(),
             alpn: b.alpn.clone(),
