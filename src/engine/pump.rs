@@ -36,29 +36,30 @@ const POOL_KEEP: usize = 256;
 /// A process-wide pool of `CHUNK`-sized buffers.
 static POOL: Mutex<Vec<Box<[u8]>>> = Mutex::new(Vec::new());
 
-/// A buffer borrowed from the pool; goes back on drop.
-pub struct PooledBuf(Option<Box<[u8]>>);
+/// A buffer borrowed from the pool; goes back on drop. (A plain boxed slice, so that an
+/// `Option<PooledBuf>` in every tunnel half costs two words.)
+pub struct PooledBuf(Box<[u8]>);
 
 impl PooledBuf {
     pub fn get() -> PooledBuf {
         let b = POOL.lock().ok().and_then(|mut p| p.pop());
-        PooledBuf(Some(
-            b.unwrap_or_else(|| vec![0u8; CHUNK].into_boxed_slice()),
-        ))
+        PooledBuf(b.unwrap_or_else(|| vec![0u8; CHUNK].into_boxed_slice()))
     }
 
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        self.0.as_deref_mut().unwrap_or(&mut [])
+        &mut self.0
     }
 
     pub fn as_slice(&self) -> &[u8] {
-        self.0.as_deref().unwrap_or(&[])
+        &self.0
     }
 }
 
 impl Drop for PooledBuf {
     fn drop(&mut self) {
-        if let Some(b) = self.0.take() {
+        // (An empty boxed slice does not allocate.)
+        let b = std::mem::take(&mut self.0);
+        if b.len() == CHUNK {
             if let Ok(mut p) = POOL.lock() {
                 if p.len() < POOL_KEEP {
                     p.push(b);
@@ -143,8 +144,9 @@ enum Side {
 struct Half {
     /// Bytes read but not yet written (only while the writer is slow).
     pending: Option<PooledBuf>,
-    pos: usize,
-    len: usize,
+    /// Offsets in `pending` (below `CHUNK`: 32 bits keep the tunnel's state small).
+    pos: u32,
+    len: u32,
     read_eof: bool,
     /// The writer was shut down after `read_eof`.
     done: bool,
@@ -179,9 +181,10 @@ impl Half {
             // 1. Drain what the writer refused earlier.
             if let Some(buf) = self.pending.as_ref() {
                 while self.pos < self.len {
+                    let (pos, len) = (self.pos as usize, self.len as usize);
                     match w
                         .as_mut()
-                        .poll_write(cx, &buf.as_slice()[self.pos..self.len])
+                        .poll_write(cx, buf.as_slice().get(pos..len).unwrap_or_default())
                     {
                         Poll::Ready(Ok(0)) => {
                             return Step {
@@ -190,7 +193,7 @@ impl Half {
                             }
                         }
                         Poll::Ready(Ok(n)) => {
-                            self.pos += n;
+                            self.pos = (pos + n).min(len) as u32;
                             self.bytes += n as u64;
                             self.need_flush = true;
                             progress = true;
@@ -313,7 +316,7 @@ impl Half {
                         buf.as_mut_slice()[..rest.len()].copy_from_slice(rest);
                         self.pending = Some(buf);
                         self.pos = 0;
-                        self.len = rest.len();
+                        self.len = rest.len() as u32;
                         return Step {
                             progress,
                             result: Poll::Pending,

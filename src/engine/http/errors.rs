@@ -124,18 +124,42 @@ pub fn raw_wants_close(raw: &[u8]) -> bool {
 /// Offset just past the blank line that ends an HTTP/1 head (`\r\n\r\n` or `\n\n`).
 pub fn find_head_end(buf: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while i < buf.len() {
-        if buf[i] == b'\n' {
-            if buf.get(i + 1) == Some(&b'\n') {
-                return Some(i + 2);
-            }
-            if buf.get(i + 1) == Some(&b'\r') && buf.get(i + 2) == Some(&b'\n') {
-                return Some(i + 3);
-            }
+    while let Some(off) = buf.get(i..).and_then(find_lf) {
+        let lf = i + off;
+        match buf.get(lf + 1) {
+            Some(b'\n') => return Some(lf + 2),
+            Some(b'\r') if buf.get(lf + 2) == Some(&b'\n') => return Some(lf + 3),
+            _ => {}
         }
-        i += 1;
+        i = lf + 1;
     }
     None
+}
+
+/// The position of the first LF in `s`, eight bytes at a time (this runs on every request
+/// head).
+pub(crate) fn find_lf(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LFS: u64 = ONES * b'\n' as u64;
+    let mut chunks = s.chunks_exact(8);
+    let mut base = 0;
+    for c in &mut chunks {
+        let Ok(bytes) = <[u8; 8]>::try_from(c) else {
+            break;
+        };
+        // A zero byte of `x` is an LF of the chunk; the lowest flagged byte is exact.
+        let x = u64::from_le_bytes(bytes) ^ LFS;
+        let found = x.wrapping_sub(ONES) & !x & HIGH;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    s.get(base..)?
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|p| base + p)
 }
 
 /// A raw HTTP/1 response split into its parts (names lower-cased, order kept).
@@ -262,6 +286,22 @@ pub fn render(raw: &Bytes, req10: bool, want_close: bool) -> (Bytes, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn find_head_end_matches_a_byte_scan(
+            parts in proptest::collection::vec(0usize..5, 0..80)
+        ) {
+            const PIECES: [&[u8]; 5] = [b"\n", b"\r", b"a", b"\r\n", b"bcdefghij"];
+            let buf: Vec<u8> = parts.iter().flat_map(|&i| PIECES[i].iter().copied()).collect();
+            let naive = (0..buf.len()).find_map(|i| match &buf[i..] {
+                [b'\n', b'\n', ..] => Some(i + 2),
+                [b'\n', b'\r', b'\n', ..] => Some(i + 3),
+                _ => None,
+            });
+            proptest::prop_assert_eq!(find_head_end(&buf), naive);
+        }
+    }
 
     #[test]
     fn captured_from_haproxy_2_6_12() {

@@ -215,10 +215,7 @@ fn fast_lines(head: &[u8]) -> Option<Lines> {
     let mut start = 0usize;
     while start < b.len() {
         let rest = b.get(start..)?;
-        let nl = rest
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(b.len(), |i| start + i);
+        let nl = super::errors::find_lf(rest).map_or(b.len(), |i| start + i);
         let mut line = b.get(start..nl)?;
         start = nl + 1;
         if let [l @ .., b'\r'] = line {

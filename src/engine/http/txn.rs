@@ -587,6 +587,13 @@ fn prepare_server_head(parts: &mut request::Parts, upgrading: bool, mode: HttpCo
     if upgrading {
         return;
     }
+    if mode == HttpConnMode::KeepAlive
+        && parts.version != Version::HTTP_10
+        && !parts.headers.contains_key(header::CONNECTION)
+    {
+        // Nothing to add, nothing to remove (the usual keep-alive request).
+        return;
+    }
     let mut tokens: Vec<String> = Vec::new();
     for v in parts.headers.get_all(header::CONNECTION) {
         for t in String::from_utf8_lossy(v.as_bytes()).split(',') {

@@ -445,13 +445,13 @@ impl Txn {
             Reply::Local(raw) => raw_size(raw),
             Reply::Proxied(resp) => {
                 let st = resp.status();
+                // (Borrowed, not copied: this runs for every request.)
                 let reason = match resp.extensions().get::<hyper::ext::ReasonPhrase>() {
-                    Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
-                    None => st.canonical_reason().unwrap_or("").to_string(),
+                    Some(r) => String::from_utf8_lossy(r.as_bytes()),
+                    None => std::borrow::Cow::Borrowed(st.canonical_reason().unwrap_or("")),
                 };
-                let code = st.as_str().to_string();
                 let n = htx_size(
-                    [b"HTTP/1.1", code.as_bytes(), reason.as_bytes()],
+                    [b"HTTP/1.1", st.as_str().as_bytes(), reason.as_bytes()],
                     resp.headers(),
                     0,
                 );
@@ -460,12 +460,11 @@ impl Txn {
             Reply::Upgrade(u) => {
                 let st = u.head.status();
                 let reason = match u.head.extensions().get::<hyper::ext::ReasonPhrase>() {
-                    Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
-                    None => st.canonical_reason().unwrap_or("").to_string(),
+                    Some(r) => String::from_utf8_lossy(r.as_bytes()),
+                    None => std::borrow::Cow::Borrowed(st.canonical_reason().unwrap_or("")),
                 };
-                let code = st.as_str().to_string();
                 let n = htx_size(
-                    [b"HTTP/1.1", code.as_bytes(), reason.as_bytes()],
+                    [b"HTTP/1.1", st.as_str().as_bytes(), reason.as_bytes()],
                     u.head.headers(),
                     0,
                 );
