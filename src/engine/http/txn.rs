@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,17 +34,22 @@ pub struct Session {
     pub ctx: ConnCtx,
     pub info: ConnInfo,
     requests: AtomicU64,
-    /// The connection kept for this client under `http-reuse never`.
-    private: Arc<Mutex<Option<ServerConn>>>,
+    /// The connection kept for this client under `http-reuse never` (allocated on first
+    /// use: most sessions never need it).
+    private: std::sync::OnceLock<Arc<Mutex<Option<ServerConn>>>>,
 }
 
 impl Session {
+    fn private_slot(&self) -> &Arc<Mutex<Option<ServerConn>>> {
+        self.private.get_or_init(|| Arc::new(Mutex::new(None)))
+    }
+
     pub fn new(ctx: ConnCtx, info: ConnInfo) -> Arc<Session> {
         Arc::new(Session {
             ctx,
             info,
             requests: AtomicU64::new(0),
-            private: Arc::new(Mutex::new(None)),
+            private: std::sync::OnceLock::new(),
         })
     }
 }
@@ -281,7 +287,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         _ => Reuse::Any,
     };
     let ret_to = |mode: HttpConnMode, private: bool| match (mode, private) {
-        (HttpConnMode::KeepAlive, true) => ReturnTo::Private(sess.private.clone()),
+        (HttpConnMode::KeepAlive, true) => ReturnTo::Private(sess.private_slot().clone()),
         (HttpConnMode::KeepAlive, false) => ReturnTo::Pool,
         _ => ReturnTo::Close,
     };
@@ -319,7 +325,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         // A PROXY protocol header describes one client: such connections stay private.
         let private = be.http_reuse == HttpReuse::Never || srv.send_proxy.is_some();
         let mut conn = if private {
-            sess.private
+            sess.private_slot()
                 .lock()
                 .ok()
                 .and_then(|mut p| p.take())
@@ -362,10 +368,15 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         }
         let Some(mut c) = conn else { continue };
         owned.server = Some(srv_idx);
-        // A pooled connection must be idle right away; a fresh one is ready at once.
-        let ready = match connect_to {
-            Some(d) => matches!(tokio::time::timeout(d, c.sender.ready()).await, Ok(Ok(()))),
-            None => c.sender.ready().await.is_ok(),
+        // A pooled connection must be idle right away; a fresh one is ready at once. (The
+        // timer is only set up when it is not: no clock read in the usual case.)
+        let first = std::future::poll_fn(|cx| Poll::Ready(c.sender.poll_ready(cx))).await;
+        let ready = match first {
+            Poll::Ready(r) => r.is_ok(),
+            Poll::Pending => match connect_to {
+                Some(d) => matches!(tokio::time::timeout(d, c.sender.ready()).await, Ok(Ok(()))),
+                None => c.sender.ready().await.is_ok(),
+            },
         };
         if !ready {
             // A pooled connection died while idle: try again on a fresh one.
