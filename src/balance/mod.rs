@@ -21,8 +21,9 @@
 //! - `pool`: shared server state and backend counters (backend.c)
 //!
 //! Not modelled: the backend queue (a full server is simply skipped or, for
-//! `random`, yields `None`), `minconn`/dynamic maxconn, slow start,
-//! `hash-balance-factor`, and `url_param ... check_post` body lookup.
+//! `random`, yields `None`), slow start, `hash-balance-factor`, and
+//! `url_param ... check_post` body lookup. The dynamic maxconn (`minconn`,
+//! `fullconn`) is computed by the caller and set with [`Balancer::set_maxconn`].
 
 pub mod hash;
 pub mod keys;
@@ -399,6 +400,14 @@ impl Balancer {
         s.slot.weight = weight;
         s.next_eweight = eweight;
         self.apply_change(idx);
+    }
+
+    /// The server's current connection limit (HAProxy's `srv_dynamic_maxconn()`,
+    /// computed by the caller); `None` or `Some(0)`: unlimited.
+    pub fn set_maxconn(&mut self, idx: usize, maxconn: Option<u32>) {
+        if let Some(s) = self.pool.servers.get_mut(idx) {
+            s.slot.maxconn = maxconn;
+        }
     }
 
     /// A connection to server `idx` was established (HAProxy's `served++`

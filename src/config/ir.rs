@@ -49,7 +49,7 @@ pub struct Global {
     pub ca_base: Option<PathBuf>,
     pub ssl_default_bind: TlsDefaults,
     pub ssl_default_server: TlsDefaults,
-    /// `ssl-server-verify none|required`.
+    /// `ssl-server-verify none|required` (HAProxy's default: required).
     pub ssl_server_verify_required: bool,
     pub logs: Vec<LogTarget>,
     pub quiet: bool,
@@ -269,7 +269,11 @@ pub struct Backend {
     pub redispatch: bool,
     pub allbackups: bool,
     pub persist: bool,
-    pub fullconn: Option<u32>,
+    /// `fullconn`, or HAProxy's default when unset or 0: a tenth (rounded up, at least 1) of
+    /// the `maxconn` of the enabled frontends that can route here (`default_backend`, the
+    /// first `use_backend` rule naming it, a `listen`'s own traffic). Servers with
+    /// `minconn < maxconn` reach their `maxconn` when the backend has this many streams.
+    pub fullconn: u32,
     pub http_conn_mode: HttpConnMode,
     pub http_reuse: HttpReuse,
     pub forward_for: Option<ForwardFor>,
@@ -482,8 +486,12 @@ pub struct Server {
     pub fall: u32,
     pub weight: u32,
     pub backup: bool,
+    /// `maxconn` (`None`: no limit), raised to `minconn` when that is higher (HAProxy's
+    /// `srv_minmax_conn_apply()`).
     pub maxconn: Option<u32>,
     pub maxqueue: Option<u32>,
+    /// `minconn`, set to `maxconn` when unset: the limit is dynamic (HAProxy's
+    /// `srv_dynamic_maxconn()`) only when `minconn < maxconn`.
     pub minconn: Option<u32>,
     pub cookie: Option<String>,
     pub disabled: bool,
@@ -493,6 +501,13 @@ pub struct Server {
     pub send_proxy: Option<ProxyProtocol>,
     pub on_marked_down_shutdown: bool,
     pub on_marked_up_shutdown_backups: bool,
+    /// `check-ssl`: health checks run over TLS on their implicit connect (plain `check`,
+    /// `option httpchk`, `option tcp-check` without a leading `tcp-check connect`), without
+    /// certificate verification (the linker refuses `check-ssl` unless `verify none`
+    /// applies). The global `ssl-default-server-*` settings apply.
+    pub check_ssl: bool,
+    /// `check-sni`: the SNI of TLS health checks (a DNS name; none sent when unset).
+    pub check_sni: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,10 @@
 //!   `comment`), or an HTTP request and one expectation (`option httpchk`, `http-check send`,
 //!   `http-check expect [!] status <codes>|string <text>`, default `status 200-399`,
 //!   `http-check disable-on-404`). The implicit connect goes to `addr`/`port` when set and
-//!   writes the server's `send-proxy` header.
+//!   writes the server's `send-proxy` header; with `check-ssl` it then runs a TLS handshake
+//!   (`verify none`, SNI from `check-sni`, see [`tls`]): the check is `Layer6` until the
+//!   handshake is over (`Layer6 timeout`, `Layer6 invalid response` with `SSL handshake
+//!   failure`), and a connect-only check passes with `Layer6 check passed`.
 //! - Health ([`CheckState`]) runs from 0 to `rise + fall - 1`; the server is UP when
 //!   `health >= rise`. Servers start UP with `health = rise`, so the first failed check takes a
 //!   fresh server DOWN while a fully healthy one needs `fall` failures.
@@ -33,6 +36,7 @@
 pub mod http;
 pub mod report;
 pub mod rules;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -174,6 +178,8 @@ struct Checker {
     si: usize,
     st: Arc<ServerState>,
     prog: Arc<Program>,
+    /// `check-ssl`.
+    tls: Option<tls::CheckTls>,
 }
 
 impl Checker {
@@ -253,9 +259,15 @@ impl Checker {
                 timeout_connect: be.timeouts.connect.map(ms),
                 timeout_check: be.timeouts.check.map(ms),
                 stopped: !self.st.is_up(),
+                tls: self.tls.as_ref(),
             };
             self.state.stats.check_started(self.bi, self.si);
-            let r = rules::run(&self.prog, &env).await;
+            let r = if srv.check_ssl && self.tls.is_none() {
+                // No TLS client (see spawn_all's alert): never check in clear instead.
+                CheckResult::new(Status::L6Rsp, 0, "SSL handshake failure", Duration::ZERO)
+            } else {
+                rules::run(&self.prog, &env).await
+            };
             let before = cs.health;
             let report = cs.record(r.status);
             (self.state.stats).check_done(self.bi, self.si, &r, before, cs.health);
@@ -306,6 +318,24 @@ pub fn spawn_all(state: &Arc<EngineState>) -> Vec<tokio::task::JoinHandle<()>> {
             checked.push((bi, si, prog.clone()));
         }
     }
+    // check-ssl: one client configuration (the global ssl-default-server-* settings).
+    let tls_cfg = if tls::needed(&state.config) {
+        match tls::client_config(&state.config.global.ssl_default_server) {
+            Ok((cfg, warnings)) => {
+                for w in warnings {
+                    tracing::warn!("health checks: {w}");
+                }
+                Some(cfg)
+            }
+            Err(e) => {
+                // engine::start validates this first; a TLS check without it always fails.
+                alert(state, &format!("health checks over TLS: {e:#}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let nb = checked.len().max(1) as u64;
     let min_inter = checked
         .iter()
@@ -320,12 +350,20 @@ pub fn spawn_all(state: &Arc<EngineState>) -> Vec<tokio::task::JoinHandle<()>> {
         };
         let first =
             min_inter * u32::try_from(pos).unwrap_or(u32::MAX) / u32::try_from(nb).unwrap_or(1);
+        let srv = state.config.backends.get(bi).and_then(|b| b.servers.get(si));
+        let tls = match (srv, &tls_cfg) {
+            (Some(s), Some(cfg)) if s.check_ssl => {
+                check_target(s).map(|t| tls::CheckTls::new(cfg, s, t))
+            }
+            _ => None,
+        };
         let checker = Checker {
             state: state.clone(),
             bi,
             si,
             st,
             prog,
+            tls,
         };
         let s2 = state.clone();
         v.push(tokio::spawn(async move {

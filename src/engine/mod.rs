@@ -184,6 +184,8 @@ pub async fn start(config: Arc<Config>) -> anyhow::Result<RunningEngine> {
 
 /// [`start`] with the message switch set explicitly.
 pub async fn start_with(config: Arc<Config>, quiet: bool) -> anyhow::Result<RunningEngine> {
+    // `check-ssl` needs a TLS client the global ssl-default-server-* settings allow.
+    health::tls::validate(&config)?;
     let state = EngineState::with_quiet(config.clone(), quiet);
     let global_limit = listener::limit(config.global.maxconn);
     let mut listeners = Vec::new();

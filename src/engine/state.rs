@@ -65,6 +65,27 @@ pub struct ServerState {
     pub failed_conns: AtomicU64,
     /// Hands a released slot to a queued request (`persist::queue`), servers with maxconn.
     slot_hook: OnceLock<crate::engine::persist::queue::SlotHook>,
+    /// `maxconn`/`minconn` and the backend's load, servers with maxconn.
+    limits: OnceLock<ConnLimits>,
+}
+
+/// HAProxy's `beconn` and `fullconn` of one backend: what the dynamic maxconn of its
+/// servers depends on.
+#[derive(Debug, Default)]
+pub struct BackendLoad {
+    /// Streams assigned to the backend, queued ones included (HAProxy's `beconn`; the stats'
+    /// backend `scur`). Counted by `stats::BeSlot`.
+    pub beconn: AtomicU32,
+    /// The backend's `fullconn` (at least 1).
+    pub fullconn: u32,
+}
+
+/// A server's connection limits (the IR's, after `srv_minmax_conn_apply()`).
+#[derive(Debug)]
+struct ConnLimits {
+    minconn: u32,
+    maxconn: u32,
+    load: Arc<BackendLoad>,
 }
 
 impl ServerState {
@@ -80,7 +101,54 @@ impl ServerState {
             total_conns: AtomicU64::new(0),
             failed_conns: AtomicU64::new(0),
             slot_hook: OnceLock::new(),
+            limits: OnceLock::new(),
         }
+    }
+
+    /// Sets the server's `maxconn` (> 0) and `minconn` (0: same as `maxconn`), and the load
+    /// of its backend, which makes the limit dynamic when `minconn < maxconn`.
+    pub fn set_conn_limits(&self, minconn: u32, maxconn: u32, load: Arc<BackendLoad>) {
+        if maxconn > 0 {
+            let minconn = if minconn == 0 { maxconn } else { minconn.min(maxconn) };
+            let _ = self.limits.set(ConnLimits {
+                minconn,
+                maxconn,
+                load,
+            });
+        }
+    }
+
+    /// The number of connections the server may have now (`None`: no `maxconn`), HAProxy's
+    /// `srv_dynamic_maxconn()`: `maxconn` once the backend has `fullconn` streams, else
+    /// `max(minconn, beconn * maxconn / fullconn)`; during a slow start, that times the
+    /// elapsed fraction of it (whole seconds), at least 1.
+    pub fn maxconn_now(&self) -> Option<u32> {
+        let l = self.limits.get()?;
+        let beconn = u64::from(l.load.beconn.load(Ordering::Acquire));
+        let full = u64::from(l.load.fullconn.max(1));
+        let mut max = if beconn >= full || l.minconn == l.maxconn {
+            l.maxconn
+        } else {
+            let dynamic = beconn * u64::from(l.maxconn) / full;
+            l.minconn.max(u32::try_from(dynamic).unwrap_or(u32::MAX))
+        };
+        let since = self.warm_since.load(Ordering::Acquire);
+        let ss = u64::from(self.slowstart_s.load(Ordering::Acquire));
+        if since != 0 && ss > 0 {
+            let elapsed_s = mono_ms().saturating_sub(since) / 1000;
+            if elapsed_s < ss {
+                let ratio = 100 * elapsed_s / ss;
+                let m = u64::from(max) * ratio / 100;
+                max = u32::try_from(m).unwrap_or(u32::MAX).max(1);
+            }
+        }
+        Some(max)
+    }
+
+    /// Whether the server is below its current connection limit ([`ServerState::maxconn_now`]).
+    pub fn has_room(&self) -> bool {
+        self.maxconn_now()
+            .is_none_or(|m| self.cur_conns.load(Ordering::Acquire) < m)
     }
 
     /// Installs the queue hand-off run when one of this server's slots is released.
@@ -257,6 +325,23 @@ pub struct BackendState {
     /// effective weight (`uweight * step / 16`, HAProxy's eweight) is representable: 1
     /// unless a server has `slowstart` and the algorithm is dynamic (see [`weight_scale`]).
     pub weight_scale: u32,
+    /// HAProxy's `beconn` and `fullconn` (the servers' dynamic maxconn).
+    pub load: Arc<BackendLoad>,
+}
+
+impl BackendState {
+    /// A stream was assigned to this backend (HAProxy's `beconn++`).
+    pub fn stream_assigned(&self) {
+        self.load.beconn.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A stream assigned by [`BackendState::stream_assigned`] ended.
+    pub fn stream_released(&self) {
+        let _ = self
+            .load
+            .beconn
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(1)));
+    }
 }
 
 /// Whether HAProxy applies slow start with this algorithm (`BE_LB_PROP_DYN`): roundrobin,
@@ -472,6 +557,10 @@ impl EngineState {
             .backends
             .iter()
             .map(|be| {
+                let load = Arc::new(BackendLoad {
+                    beconn: AtomicU32::new(0),
+                    fullconn: be.fullconn.max(1),
+                });
                 let servers: Vec<Arc<ServerState>> = be
                     .servers
                     .iter()
@@ -481,6 +570,11 @@ impl EngineState {
                             s.disabled || be.disabled || s.resolved.is_none(),
                         );
                         st.set_slowstart_ms(s.slowstart_ms.unwrap_or(0));
+                        st.set_conn_limits(
+                            s.minconn.unwrap_or(0),
+                            s.maxconn.unwrap_or(0),
+                            load.clone(),
+                        );
                         Arc::new(st)
                     })
                     .collect();
@@ -492,6 +586,7 @@ impl EngineState {
                     total_conns: AtomicU64::new(0),
                     balancer,
                     weight_scale,
+                    load,
                 }
             })
             .collect();
@@ -607,7 +702,7 @@ pub fn pick_server_with_key(
     ok.then_some(idx)
 }
 
-/// Brings the balancer's view (usable flags, connection counts) in line with the live
+/// Brings the balancer's view (usable flags, connection counts, connection limits) in line with the live
 /// atomics, which health checks, the runtime API and connection guards update without
 /// taking the lock. O(servers) per pick, with no allocation.
 fn sync_balancer(be: &Backend, bs: &BackendState, lb: &mut Balancer) {
@@ -628,6 +723,11 @@ fn sync_balancer(be: &Backend, bs: &BackendState, lb: &mut Balancer) {
         }
         if slot_usable != usable {
             lb.set_usable(i, usable);
+        }
+        // The dynamic maxconn (`minconn`, `fullconn`, slow start) at this load.
+        let maxconn = st.maxconn_now();
+        if lb.server(i).is_some_and(|s| s.maxconn != maxconn) {
+            lb.set_maxconn(i, maxconn);
         }
         let (have, want) = (
             lb.server(i).map_or(0, |s| s.active_conns),

@@ -55,7 +55,7 @@ pub static ROWS: &[Keyword] = &[
     kw("external-check path", Sections::BE, Support::Unsupported, "external-check path <path>"),
     kw("filter", Sections::NAMED, Support::Unsupported, "filter <name> [param*]"),
     kw("force-persist", Sections::LISTEN.or(Sections::BACKEND), Support::Unsupported, "force-persist { if | unless } <condition>"),
-    kw("fullconn", Sections::BE, Support::Unsupported, "fullconn <conns>"),
+    kw("fullconn", Sections::BE, Support::Implemented, "fullconn <conns>"),
     kw("grace", Sections::PROXIES, Support::Removed("the 'grace' keyword is not supported any more since HAProxy version 2.5."), "grace ... (removed)"),
     kw("hash-balance-factor", Sections::BE, Support::Unsupported, "hash-balance-factor <factor>"),
     kw("hash-type", Sections::BE, Support::Implemented, "hash-type <method> <function> <modifier>"),

@@ -82,13 +82,13 @@ pub static ROWS: &[Keyword] = &[
     kw(
         "check-sni",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "check-sni <sni>",
     ),
     kw(
         "check-ssl",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "check-ssl",
     ),
     kw(
@@ -213,7 +213,7 @@ pub static ROWS: &[Keyword] = &[
     kw(
         "minconn",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "minconn <minconn>",
     ),
     kw(
@@ -244,7 +244,7 @@ pub static ROWS: &[Keyword] = &[
     kw(
         "no-check-ssl",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "no-check-ssl",
     ),
     kw(

@@ -22,7 +22,8 @@ pub struct GlobalDraft {
     pub ca_base: Option<String>,
     pub bind_tls: TlsDefaults,
     pub server_tls: TlsDefaults,
-    pub ssl_server_verify_required: bool,
+    /// `ssl-server-verify`; unset means `required`, HAProxy's default.
+    pub ssl_server_verify_required: Option<bool>,
     pub logs: Vec<LogTarget>,
     pub quiet: bool,
 }
@@ -154,8 +155,8 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             }
         }
         "ssl-server-verify" => match a1.as_str() {
-            "none" => ctx.global.ssl_server_verify_required = false,
-            "required" => ctx.global.ssl_server_verify_required = true,
+            "none" => ctx.global.ssl_server_verify_required = Some(false),
+            "required" => ctx.global.ssl_server_verify_required = Some(true),
             _ => ctx.fatal(&kw_loc, "bad-value", "'ssl-server-verify' expects 'none' or 'required' as argument."),
         },
         "log" => {

@@ -188,6 +188,9 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                 ),
             );
         }
+        if d.has_be() {
+            check_server_tls(ctx, d, &global);
+        }
         let has_log_addr = !d.logs.is_empty() || (d.log_global && global_has_logs);
         if (d.log_format != LogFormatKind::None || d.custom_log_format.is_some()) && !has_log_addr && d.has_fe() {
             link_warn(ctx, d, "log-without-target", format!("log format ignored for {label} '{name}' since it has no log address."));
@@ -268,6 +271,18 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                 }
             };
             let o = &s.opts;
+            // srv_minmax_conn_apply(): a higher `minconn` becomes `maxconn`; without
+            // `minconn`, the limit is static (`minconn = maxconn`).
+            let (minconn, maxconn) = {
+                let (min, max) = (o.minconn.unwrap_or(0), o.maxconn.unwrap_or(0));
+                if min > max {
+                    (min, min)
+                } else if max > 0 && min == 0 {
+                    (max, max)
+                } else {
+                    (min, max)
+                }
+            };
             servers.push(Server {
                 name: s.name.clone(),
                 origin: Origin { file: s.loc.file.clone(), line: s.loc.line },
@@ -282,9 +297,9 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                 fall: o.fall,
                 weight: o.weight,
                 backup: o.backup,
-                maxconn: o.maxconn,
+                maxconn: (maxconn > 0).then_some(maxconn),
                 maxqueue: o.maxqueue,
-                minconn: o.minconn,
+                minconn: (minconn > 0).then_some(minconn),
                 cookie: o.cookie.clone(),
                 disabled,
                 check_port: o.check_port,
@@ -293,6 +308,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                 send_proxy: o.send_proxy,
                 on_marked_down_shutdown: o.on_marked_down_shutdown,
                 on_marked_up_shutdown_backups: o.on_marked_up_shutdown_backups,
+                check_ssl: o.check_ssl,
+                check_sni: o.check_sni.clone(),
             });
         }
         backends.push(Backend {
@@ -309,7 +326,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             redispatch: d.redispatch,
             allbackups: d.allbackups,
             persist: d.persist,
-            fullconn: d.fullconn,
+            // Computed below once the frontends are known.
+            fullconn: d.fullconn.unwrap_or(0),
             http_conn_mode: d.http_conn_mode,
             http_reuse: d.http_reuse,
             forward_for: d.forward_for.clone(),
@@ -331,6 +349,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         ctx.abort = true;
         return None;
     }
+    let fe_maxconn = |d: &ProxyDraft| d.maxconn.filter(|&m| m > 0).or(global.maxconn).unwrap_or_else(ideal_maxconn);
+    default_fullconn(&mut backends, &frontends, &fe_maxconn);
     let frontends = frontends
         .into_iter()
         .map(|(d, use_backend, default_backend)| Frontend {
@@ -341,7 +361,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             disabled: d.disabled,
             binds: d.binds.iter().map(|b| to_bind(b, &global)).collect(),
             // A frontend without `maxconn` uses the global one (HAProxy's documented default).
-            maxconn: d.maxconn.filter(|&m| m > 0).or(global.maxconn).unwrap_or_else(ideal_maxconn),
+            maxconn: fe_maxconn(d),
             timeouts: d.timeouts,
             http_conn_mode: d.http_conn_mode,
             forward_for: d.forward_for.clone(),
@@ -373,7 +393,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             ca_base: global.ca_base.clone().map(Into::into),
             ssl_default_bind: global.bind_tls.clone(),
             ssl_default_server: global.server_tls.clone(),
-            ssl_server_verify_required: global.ssl_server_verify_required,
+            ssl_server_verify_required: global.ssl_server_verify_required.unwrap_or(true),
             logs: global.logs.clone(),
             quiet: global.quiet,
             zero_warning: ctx.zero_warning,
@@ -383,6 +403,65 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         userlists: std::mem::take(&mut ctx.userlists),
         stick_tables,
     })
+}
+
+/// HAProxy's `proxy_adjust_all_maxconn()`: a backend without `fullconn` (or with 0) gets a
+/// tenth, rounded up and at least 1, of the sum of the `maxconn` of the enabled frontends
+/// that can route to it: each frontend counts once for its `default_backend` (a `listen`
+/// without one: for itself) and once for each other backend its `use_backend` rules name.
+fn default_fullconn(backends: &mut [Backend], frontends: &[(&ProxyDraft, Vec<UseBackend>, Option<usize>)], maxconn: &dyn Fn(&ProxyDraft) -> u32) {
+    let mut tot = vec![0u64; backends.len()];
+    for (d, use_backend, default_backend) in frontends {
+        if d.disabled {
+            continue;
+        }
+        let m = u64::from(maxconn(d));
+        // A listen's own backend stands in for HAProxy's "no default backend".
+        let explicit_default = if d.default_backend.is_some() { *default_backend } else { None };
+        if let Some(t) = default_backend.and_then(|b| tot.get_mut(b)) {
+            *t += m;
+        }
+        let mut seen: Vec<usize> = Vec::new();
+        for u in use_backend {
+            if Some(u.backend) == explicit_default || seen.contains(&u.backend) {
+                continue;
+            }
+            seen.push(u.backend);
+            if let Some(t) = tot.get_mut(u.backend) {
+                *t += m;
+            }
+        }
+    }
+    for (be, t) in backends.iter_mut().zip(tot) {
+        if be.fullconn == 0 {
+            be.fullconn = u32::try_from(t.div_ceil(10)).unwrap_or(u32::MAX).max(1);
+        }
+    }
+}
+
+/// What HAProxy checks when it prepares the TLS context of a `check-ssl` server
+/// (`ssl_sock_prepare_srv_ctx()`): `verify required` (explicit, or by default with
+/// `ssl-server-verify required`) needs a CA file, which haproxide cannot be given (`ca-file`
+/// is refused by name), so only `verify none` runs. And what haproxide cannot send: SNI
+/// values that are not DNS names.
+fn check_server_tls(ctx: &mut Ctx, d: &ProxyDraft, global: &super::global::GlobalDraft) {
+    let global_required = global.ssl_server_verify_required.unwrap_or(true);
+    for s in d.servers.iter().filter(|s| s.opts.check_ssl) {
+        if s.opts.verify_required.unwrap_or(global_required) {
+            let why = if global_required {
+                "verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default."
+            } else {
+                "verify is enabled but no CA file specified."
+            };
+            let msg = format!("[{}:{}] : 'server {}/{}' : {why}", s.loc.file, s.loc.line, d.display_name(), s.name);
+            ctx.push(Diagnostic::plain(Severity::Fatal, "ssl-verify-without-ca", Some(s.loc.clone()), msg).link());
+        }
+        if let Some(sni) = &s.opts.check_sni {
+            if rustls::pki_types::DnsName::try_from(sni.as_str()).is_err() {
+                ctx.push(unsupported(&s.loc, "server check-sni with a value that is not a DNS name").link());
+            }
+        }
+    }
 }
 
 /// The check a backend runs: the type `option httpchk|tcp-check` chose, with the

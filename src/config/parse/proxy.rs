@@ -273,10 +273,13 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             }
         }
         "fullconn" => {
-            if !needs(ctx, &kw_loc, "fullconn", false, "") {
+            if !needs(ctx, &kw_loc, "fullconn", false, " Maybe you want 'maxconn' instead ?") {
                 return;
             }
             let Some(v) = int_arg(ctx, words, loc, "fullconn", "'fullconn' expects an integer argument.") else { return };
+            if words.len() > 2 {
+                return ctx.fatal(&at(loc, words, 2), "extra-argument", format!("'fullconn' cannot handle unexpected argument '{}'.", arg(words, 2)));
+            }
             if let Some(p) = proxy(ctx) {
                 p.fullconn = Some(v);
             }

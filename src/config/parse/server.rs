@@ -35,6 +35,13 @@ pub struct ServerOptions {
     pub on_marked_down_shutdown: bool,
     pub on_marked_up_shutdown_backups: bool,
     pub id: Option<u32>,
+    /// `check-ssl` (`no-check-ssl` clears it).
+    pub check_ssl: bool,
+    /// `check-sni <name>`.
+    pub check_sni: Option<String>,
+    /// `verify none|required`: `Some(true)` for required; `None` follows global
+    /// `ssl-server-verify`.
+    pub verify_required: Option<bool>,
 }
 
 impl Default for ServerOptions {
@@ -61,6 +68,9 @@ impl Default for ServerOptions {
             on_marked_down_shutdown: false,
             on_marked_up_shutdown_backups: false,
             id: None,
+            check_ssl: false,
+            check_sni: None,
+            verify_required: None,
         }
     }
 }
@@ -295,8 +305,23 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
                 opts.on_marked_up_shutdown_backups = true;
                 consumed = 2;
             }
+            "check-ssl" => opts.check_ssl = true,
+            "no-check-ssl" => opts.check_ssl = false,
+            "check-sni" => {
+                if v.is_empty() {
+                    return err(ctx, i, format!("'{o}' : missing SNI."));
+                }
+                opts.check_sni = Some(v);
+                consumed = 2;
+            }
             "verify" => {
-                // Only meaningful with `ssl`, which is refused by name; accept the value.
+                // Used by `check-ssl` (server-side `ssl` is refused by name).
+                opts.verify_required = match v.as_str() {
+                    "none" => Some(false),
+                    "required" => Some(true),
+                    "" => return err(ctx, i, format!("'{o}' : missing verify method.")),
+                    _ => return err(ctx, i, format!("'{o}' : unknown verify method '{v}', only 'none' and 'required' are supported.")),
+                };
                 consumed = 2;
             }
             _ => {

@@ -34,6 +34,7 @@ use crate::engine::server_conn::{proxy_v1, proxy_v2};
 
 use super::http::{build_request, parse_response, RESPONSE_LIMIT};
 use super::report::{CheckResult, Status};
+use super::tls::{handshake_failure, CheckTls};
 
 /// Which kind of ruleset: it decides the wording of errors and successes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -384,6 +385,8 @@ pub struct Env<'a> {
     pub timeout_check: Option<Duration>,
     /// The server is DOWN (a 404 is then a plain failure, not `disable-on-404`).
     pub stopped: bool,
+    /// `check-ssl`: the implicit connect runs a TLS handshake (after the PROXY header).
+    pub tls: Option<&'a CheckTls>,
 }
 
 /// The C library's wording of an error ("Connection refused"), as HAProxy prints it.
@@ -402,13 +405,44 @@ enum Eval {
     Fail(Status, Vec<u8>),
 }
 
+/// A check's connection: plain TCP, or TLS with `check-ssl`.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.write_all(data).await,
+            Conn::Tls(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
+        }
+    }
+
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf).await,
+            Conn::Tls(s) => match s.read(buf).await {
+                // A close without close_notify: HAProxy sees a plain end of stream.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+                r => r,
+            },
+        }
+    }
+}
+
 struct Run<'a> {
     prog: &'a Program,
     env: &'a Env<'a>,
     start: Instant,
     deadline: Instant,
-    conn: Option<TcpStream>,
+    conn: Option<Conn>,
     connected: bool,
+    /// The TCP connection is up but the TLS handshake is not over (HAProxy's L6 phase).
+    handshaking: bool,
     buf: Vec<u8>,
     eof: bool,
     read_err: Option<io::Error>,
@@ -418,6 +452,8 @@ struct Run<'a> {
 enum Stop {
     Timeout,
     Io(io::Error),
+    /// The TLS handshake failed.
+    Handshake(io::Error),
 }
 
 impl<'a> Run<'a> {
@@ -469,12 +505,17 @@ impl<'a> Run<'a> {
         let info = self.step_info(current);
         match stop {
             Stop::Timeout => {
-                let st = if self.connected {
-                    Status::L7Tout
-                } else {
+                let st = if !self.connected {
                     Status::L4Tout
+                } else if self.handshaking {
+                    Status::L6Tout
+                } else {
+                    Status::L7Tout
                 };
                 self.result(st, info)
+            }
+            Stop::Handshake(e) => {
+                self.result(Status::L6Rsp, format!("{}{info}", handshake_failure(&e)))
             }
             Stop::Io(e) => {
                 let st = if self.connected {
@@ -498,9 +539,11 @@ impl<'a> Run<'a> {
         &mut self,
         port: Option<u16>,
         proxy: Option<ProxyProtocol>,
+        tls: Option<&CheckTls>,
     ) -> Result<(), Stop> {
         self.conn = None;
         self.connected = false;
+        self.handshaking = false;
         self.buf.clear();
         self.eof = false;
         self.read_err = None;
@@ -516,21 +559,30 @@ impl<'a> Run<'a> {
             Ok(Ok(s)) => s,
         };
         let _ = s.set_nodelay(true);
-        self.conn = Some(s);
+        let (src, dst) = (s.local_addr(), s.peer_addr());
+        self.conn = Some(Conn::Plain(s));
         self.connected = true;
         if let Some(v) = proxy {
-            let (src, dst) = match self.conn.as_ref() {
-                Some(c) => (
-                    c.local_addr().map_err(Stop::Io)?,
-                    c.peer_addr().map_err(Stop::Io)?,
-                ),
-                None => return Ok(()),
-            };
+            let (src, dst) = (src.map_err(Stop::Io)?, dst.map_err(Stop::Io)?);
             let hdr = match v {
                 ProxyProtocol::V1 => proxy_v1(src, dst),
                 ProxyProtocol::V2 => proxy_v2(src, dst),
             };
             self.write(&hdr).await?;
+        }
+        if let Some(tls) = tls {
+            let Some(Conn::Plain(s)) = self.conn.take() else {
+                return Err(Stop::Io(io::Error::from(io::ErrorKind::NotConnected)));
+            };
+            self.handshaking = true;
+            let hs = tls.connector.connect(tls.name.clone(), s);
+            let s = match tokio::time::timeout_at(self.deadline.into(), hs).await {
+                Err(_) => return Err(Stop::Timeout),
+                Ok(Err(e)) => return Err(Stop::Handshake(e)),
+                Ok(Ok(s)) => s,
+            };
+            self.handshaking = false;
+            self.conn = Some(Conn::Tls(Box::new(s)));
         }
         Ok(())
     }
@@ -737,7 +789,10 @@ impl<'a> Run<'a> {
                     } else {
                         None
                     };
-                    if let Err(stop) = self.connect(*port, proxy).await {
+                    // check-ssl applies to the implicit connect only, as in HAProxy (an
+                    // explicit `tcp-check connect` without `ssl` is plain).
+                    let tls = if *implicit { self.env.tls } else { None };
+                    if let Err(stop) = self.connect(*port, proxy, tls).await {
                         return self.conn_err(current, stop);
                     }
                     must_read = true;
@@ -808,10 +863,15 @@ impl<'a> Run<'a> {
                 action: Action::Connect { implicit, .. },
                 ..
             }) => {
-                if *implicit {
-                    self.result(Status::L4Ok, Vec::new())
+                let st = if matches!(self.conn, Some(Conn::Tls(_))) {
+                    Status::L6Ok
                 } else {
-                    self.result(Status::L4Ok, "(tcp-check)")
+                    Status::L4Ok
+                };
+                if *implicit {
+                    self.result(st, Vec::new())
+                } else {
+                    self.result(st, "(tcp-check)")
                 }
             }
             _ => self.result(Status::L7OkD, "(tcp-check)"),
@@ -833,6 +893,7 @@ pub async fn run(prog: &Program, env: &Env<'_>) -> CheckResult {
         deadline: now + env.inter,
         conn: None,
         connected: false,
+        handshaking: false,
         buf: Vec::new(),
         eof: false,
         read_err: None,

@@ -362,8 +362,6 @@ impl Txn {
 pub fn tcp_server(t: &Txn, be: &Backend, bs: &BackendState) -> Option<usize> {
     let i = t.server?;
     let (s, st) = (be.servers.get(i)?, bs.servers.get(i)?);
-    let free = s
-        .maxconn
-        .is_none_or(|m| m == 0 || st.cur_conns.load(std::sync::atomic::Ordering::Acquire) < m);
-    (free && s.resolved.is_some()).then_some(i)
+    // Below its (dynamic) maxconn.
+    (st.has_room() && s.resolved.is_some()).then_some(i)
 }

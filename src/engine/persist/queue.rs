@@ -12,14 +12,20 @@
 //! - a slot freed on a server goes at once to the oldest waiter among that server's queue
 //!   and the backend queue (FIFO), so a newcomer never overtakes a waiting request;
 //! - waiting lasts at most `timeout queue` (the caller passes `timeout connect` when it is
-//!   unset), then [`Acquire::Timeout`] (503).
+//!   unset), then [`Acquire::Timeout`] (503);
+//! - "below `maxconn`" is HAProxy's dynamic limit (`srv_dynamic_maxconn()`, see
+//!   [`ServerState::maxconn_now`]): with `minconn`, it follows the backend's load (queued
+//!   streams included) up to `maxconn` at `fullconn`; during a slow start it ramps up.
 //!
 //! The hand-off runs in the slot's release path ([`SlotHook`], called when a
-//! `ServerConnGuard` drops); a 50 ms tick also re-dispatches, for slots that free up in
-//! other ways (a server coming back UP).
+//! `ServerConnGuard` drops), as HAProxy's `process_srv_queue()`; a 50 ms tick also
+//! dispatches for a server that became usable (back UP, out of maintenance) or is in its
+//! slow start, as HAProxy's `pendconn_grab_from_px()`. A limit raised by a growing load
+//! alone takes effect at the next release, as in HAProxy.
+//!
+//! [`ServerState::maxconn_now`]: crate::engine::state::ServerState::maxconn_now
 
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -40,6 +46,8 @@ struct Inner {
     seq: u64,
     backend: VecDeque<Waiter>,
     servers: Vec<VecDeque<Waiter>>,
+    /// Each server's usability at the previous tick (to spot servers that became usable).
+    usable: Vec<bool>,
 }
 
 fn prune(q: &mut VecDeque<Waiter>) {
@@ -67,14 +75,12 @@ impl std::fmt::Debug for BackendQueue {
 pub struct SlotHook {
     queue: Weak<BackendQueue>,
     server: usize,
-    maxconn: u32,
 }
 
 impl std::fmt::Debug for SlotHook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlotHook")
             .field("server", &self.server)
-            .field("maxconn", &self.maxconn)
             .finish()
     }
 }
@@ -83,7 +89,7 @@ impl SlotHook {
     /// Called after the server's `cur_conns` went down by one.
     pub fn fire(&self, st: &Arc<ServerState>) {
         if let Some(q) = self.queue.upgrade() {
-            q.dispatch_server(self.server, self.maxconn, st);
+            q.dispatch_server(self.server, st);
         }
     }
 }
@@ -108,16 +114,16 @@ impl BackendQueue {
         let q = Arc::new(BackendQueue {
             inner: Mutex::new(Inner {
                 servers: be.servers.iter().map(|_| VecDeque::new()).collect(),
+                usable: bs.servers.iter().map(|st| st.is_usable()).collect(),
                 ..Inner::default()
             }),
             active,
         });
         for (i, (s, st)) in be.servers.iter().zip(&bs.servers).enumerate() {
-            if let Some(m) = s.maxconn.filter(|m| *m > 0) {
+            if s.maxconn.is_some_and(|m| m > 0) {
                 st.set_slot_hook(SlotHook {
                     queue: Arc::downgrade(&q),
                     server: i,
-                    maxconn: m,
                 });
             }
         }
@@ -139,14 +145,15 @@ impl BackendQueue {
         )
     }
 
-    /// Gives free slots of server `i` to the oldest waiters (its own queue first in age
-    /// order with the backend queue; backend waiters only if the server is usable).
-    fn dispatch_server(&self, i: usize, maxconn: u32, st: &Arc<ServerState>) {
+    /// Gives free slots of server `i` (below its current limit) to the oldest waiters (its
+    /// own queue first in age order with the backend queue; backend waiters only if the
+    /// server is usable).
+    fn dispatch_server(&self, i: usize, st: &Arc<ServerState>) {
         let mut failed: Vec<Slot> = Vec::new();
         {
             let mut g = self.lock();
             let usable = st.is_usable();
-            while st.cur_conns.load(Ordering::Acquire) < maxconn {
+            while st.has_room() {
                 let own = g.servers.get(i).and_then(|q| q.front()).map(|w| w.seq);
                 let be = g.backend.front().map(|w| w.seq).filter(|_| usable);
                 let w = match (own, be) {
@@ -168,10 +175,25 @@ impl BackendQueue {
         drop(failed);
     }
 
+    /// The tick: dispatches for the servers that became usable since the previous tick or
+    /// are in their slow start (HAProxy's `pendconn_grab_from_px()` triggers), and for idle
+    /// usable servers (one that went DOWN and back UP between two ticks).
     fn dispatch_all(&self, be: &Backend, bs: &BackendState) {
         for (i, (s, st)) in be.servers.iter().zip(&bs.servers).enumerate() {
-            if let Some(m) = s.maxconn.filter(|m| *m > 0) {
-                self.dispatch_server(i, m, st);
+            if !s.maxconn.is_some_and(|m| m > 0) {
+                continue;
+            }
+            let usable = st.is_usable();
+            let newly = {
+                let mut g = self.lock();
+                match g.usable.get_mut(i) {
+                    Some(prev) => !std::mem::replace(prev, usable) && usable,
+                    None => false,
+                }
+            };
+            let idle = usable && st.cur_conns.load(std::sync::atomic::Ordering::Acquire) == 0;
+            if newly || idle || st.warmup_left().is_some() {
+                self.dispatch_server(i, st);
             }
         }
     }
@@ -212,14 +234,14 @@ impl BackendQueue {
                     let (Some(srv), Some(st)) = (be.servers.get(i), bs.servers.get(i)) else {
                         return Acquire::NoServer;
                     };
-                    let Some(m) = srv.maxconn.filter(|m| *m > 0) else {
+                    if !srv.maxconn.is_some_and(|m| m > 0) {
                         return Acquire::Slot(i, st.conn_guard());
-                    };
+                    }
                     let Some(q) = g.servers.get_mut(i) else {
                         return Acquire::NoServer;
                     };
                     prune(q);
-                    if q.is_empty() && st.cur_conns.load(Ordering::Acquire) < m {
+                    if q.is_empty() && st.has_room() {
                         return Acquire::Slot(i, st.conn_guard());
                     }
                     if srv

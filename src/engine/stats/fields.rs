@@ -788,23 +788,10 @@ pub fn be_weights(state: &EngineState, be: &Backend, bi: usize) -> (u32, u32, u3
     (tot_weight, totuw, act, bck, nbup, views.len() as u32)
 }
 
-/// HAProxy's default `fullconn`: a tenth (rounded up) of the `maxconn` of the frontends that
-/// can route to the backend, at least 1.
+/// The backend's `fullconn` (the IR holds HAProxy's default when it is not configured: a
+/// tenth, rounded up, of the `maxconn` of the frontends that can route to the backend).
 fn fullconn(state: &EngineState, bi: usize) -> u32 {
-    let cfg = &state.config;
-    let listen = state.stats.listen_fe.get(bi).copied().flatten();
-    let tot: u64 = cfg
-        .frontends
-        .iter()
-        .enumerate()
-        .filter(|(fi, f)| {
-            listen == Some(*fi)
-                || f.default_backend == Some(bi)
-                || f.use_backend.iter().any(|u| u.backend == bi)
-        })
-        .map(|(_, f)| u64::from(f.maxconn))
-        .sum();
-    u32::try_from(tot.div_ceil(10)).unwrap_or(u32::MAX).max(1)
+    state.config.backends.get(bi).map_or(1, |b| b.fullconn)
 }
 
 /// A backend line. `hide`: `;up` or `;no-maint` was asked (the status then shows the

@@ -157,6 +157,10 @@ impl BeSlot {
     /// for HTTP).
     pub fn new(state: &Arc<EngineState>, be: usize, http: bool) -> Self {
         state.stats.be_assign(be, http);
+        // HAProxy's `beconn`, which the servers' dynamic maxconn follows.
+        if let Some(b) = state.backends.get(be) {
+            b.stream_assigned();
+        }
         BeSlot {
             state: state.clone(),
             be,
@@ -167,6 +171,9 @@ impl BeSlot {
 impl Drop for BeSlot {
     fn drop(&mut self) {
         self.state.stats.be_release(self.be);
+        if let Some(b) = self.state.backends.get(self.be) {
+            b.stream_released();
+        }
     }
 }
 
