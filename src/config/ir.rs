@@ -181,6 +181,35 @@ pub struct Frontend {
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,
     pub http_buffer_request: bool,
+    /// `tcp-request inspect-delay`, `tcp-request connection` and `tcp-request content`.
+    pub tcp_request: TcpRequest,
+}
+
+/// A proxy's `tcp-request` rules. Frontends use all three; backends only `inspect_delay`
+/// and `content` (a `listen` carries the same rules on both sides, run once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpRequest {
+    /// `tcp-request inspect-delay`, in milliseconds (`None`: unset or 0).
+    pub inspect_delay: Option<u32>,
+    /// `tcp-request connection` rules: evaluated at accept, before any TLS handshake.
+    pub connection: Vec<TcpRule>,
+    /// `tcp-request content` rules: evaluated on the buffered request payload (TCP mode).
+    pub content: Vec<TcpRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpRule {
+    pub action: TcpAction,
+    pub cond: Option<Condition>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpAction {
+    /// Stops the evaluation of the rule set; the connection goes on.
+    Accept,
+    /// Closes the connection (no response).
+    Reject,
 }
 
 #[derive(Debug, Clone)]
@@ -288,6 +317,9 @@ pub struct Backend {
     pub http_response: Vec<HttpRule>,
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,
+    /// `tcp-request inspect-delay` and `tcp-request content` rules run once this backend is
+    /// chosen (never for a `listen`'s own traffic: its frontend side ran them).
+    pub tcp_request: TcpRequest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,9 +1,13 @@
 //! `mode tcp`: an L4 tunnel between the client (plain or TLS-terminated) and a server of the
 //! frontend's backend.
 //!
-//! Backend choice: the first `use_backend` whose condition holds (layer-4 fetches only, see
-//! [`choose_backend`]), else `default_backend`. Server choice: stick-table persistence, else the balancer, through
-//! HAProxy's queues when servers are at `maxconn` (`persist::queue`).
+//! Content inspection first (`tcp-request inspect-delay` and `tcp-request content`, see
+//! `engine::inspect`): the frontend's rules, then, once the backend is known, the backend's;
+//! the bytes read meanwhile are replayed to the server.
+//! Backend choice: the first `use_backend` whose condition holds (on the connection and the
+//! inspected bytes, see [`choose_backend`]), else `default_backend`. Server choice:
+//! stick-table persistence, else the balancer (`rdp-cookie` hashes the inspected bytes),
+//! through HAProxy's queues when servers are at `maxconn` (`persist::queue`).
 //! Connect: `timeout connect` per attempt, `retries` more attempts on failure with HAProxy's
 //! 1 s turn-around after an immediate error (not after a timeout), and with
 //! `option redispatch` the last retry goes to another server. No usable server, or every
@@ -12,14 +16,16 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::conn::{ClientStream, ConnCtx, ConnInfo};
+use super::inspect::{self, Inspection, Outcome};
 use super::pump::{tunnel, TunnelTimeouts};
 use super::server_conn;
 use super::state::{pick_server, unless_killed, ServerConnGuard};
 use crate::balance::keys::source_key;
-use crate::config::ir::Balance;
+use crate::config::ir::{Acl, Backend, Balance, Frontend, SectionKind};
 
 /// HAProxy's pause between connection attempts after an immediate failure.
 const TURN_AROUND: Duration = Duration::from_millis(1000);
@@ -29,14 +35,14 @@ fn ms(v: Option<u32>) -> Option<Duration> {
 }
 
 /// The backend a TCP frontend sends a connection to: the first `use_backend` whose
-/// condition holds, else `default_backend`. Conditions are evaluated at connection time with
-/// no request and no buffered payload (there is no `tcp-request inspect-delay`): layer-4
-/// fetches (`src`, `dst_port`, `ssl_fc_sni`...) have values, HTTP and payload fetches have
-/// none and their ACLs do not match, as in HAProxy.
-pub fn choose_backend(ctx: &ConnCtx, info: &ConnInfo) -> Option<usize> {
+/// condition holds, else `default_backend`. Conditions see the connection and the bytes the
+/// inspection buffered (HAProxy evaluates them as final): with no inspection, layer-4 fetches
+/// (`src`, `dst_port`, `ssl_fc_sni`...) have values while HTTP and payload fetches have none
+/// and their ACLs do not match, as in HAProxy.
+pub fn choose_backend(ctx: &ConnCtx, info: &ConnInfo, insp: &Inspection) -> Option<usize> {
     let fe = ctx.frontend_ir()?;
-    let parts = hyper::Request::new(()).into_parts().0;
-    let view = super::http::sample::ReqView { parts: &parts, info, ctx, backend: None, server: None };
+    let l6 = insp.l6(true);
+    let view = insp.view(&l6, info, ctx, None);
     fe.use_backend
         .iter()
         .find(|u| super::http::acl::cond_ok(&view, &fe.acls, u.cond.as_ref()))
@@ -44,32 +50,104 @@ pub fn choose_backend(ctx: &ConnCtx, info: &ConnInfo) -> Option<usize> {
         .or(fe.default_backend)
 }
 
+/// The ACLs a backend's conditions index: a `listen`'s are on its frontend side.
+fn backend_acls<'a>(ctx: &'a ConnCtx, be: &'a Backend) -> &'a [Acl] {
+    if be.kind == SectionKind::Listen {
+        if let Some(fe) = ctx.config().frontends.iter().find(|f| f.kind == SectionKind::Listen && f.name == be.name) {
+            return &fe.acls;
+        }
+    }
+    &be.acls
+}
+
+/// A `listen`'s traffic to itself: HAProxy runs its `tcp-request content` rules once.
+fn same_proxy(fe: &Frontend, be: &Backend) -> bool {
+    fe.kind == SectionKind::Listen && be.kind == SectionKind::Listen && fe.name == be.name
+}
+
+/// A `tcp-request content reject`: counted as a denied request of the frontend.
+fn denied(ctx: &ConnCtx) {
+    if let Some(f) = ctx.state.stats.fe.get(ctx.frontend) {
+        f.denied_req.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Serves one TCP-mode client connection to its end.
-pub async fn serve(client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
+pub async fn serve(mut client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
     let mut alog = super::accesslog::TcpLog::begin(&ctx, &info);
-    let Some(be_idx) = choose_backend(&ctx, &info) else {
+    let Some(fe) = ctx.frontend_ir() else {
+        return;
+    };
+    let client_timeout = ms(fe.timeouts.client);
+    let mut insp = Inspection::default();
+    let fe_rules = &fe.tcp_request;
+    match inspect::run(&mut client, &mut insp, &ctx, &info, &fe.acls, &fe_rules.content, fe_rules.inspect_delay, client_timeout, None).await {
+        Outcome::Accept => {}
+        Outcome::Reject => {
+            denied(&ctx);
+            alog.ended_early(*b"PR", None, insp.buf.len());
+            return;
+        }
+        Outcome::ClientTimeout => {
+            alog.ended_early(*b"cR", choose_backend(&ctx, &info, &insp), insp.buf.len());
+            return;
+        }
+    }
+    let Some(be_idx) = choose_backend(&ctx, &info, &insp) else {
         tracing::debug!("no backend for connection from {}", info.peer);
         return;
     };
     let _be_slot = crate::engine::stats::BeSlot::new(&ctx.state, be_idx, false);
+    if let Some((be, _)) = ctx.backend(be_idx).filter(|(be, _)| !be.tcp_request.content.is_empty() && !same_proxy(fe, be)) {
+        let rules = &be.tcp_request;
+        let acls = backend_acls(&ctx, be);
+        match inspect::run(&mut client, &mut insp, &ctx, &info, acls, &rules.content, rules.inspect_delay, client_timeout, Some(be_idx)).await {
+            Outcome::Accept => {}
+            Outcome::Reject => {
+                denied(&ctx);
+                alog.ended_early(*b"PR", Some(be_idx), insp.buf.len());
+                return;
+            }
+            Outcome::ClientTimeout => {
+                alog.ended_early(*b"cR", Some(be_idx), insp.buf.len());
+                return;
+            }
+        }
+    }
     alog.queued(be_idx);
-    let Some((server, guard, srv_idx)) = connect_backend(&ctx, be_idx, &info).await else {
+    let Some((mut server, guard, srv_idx)) = connect_backend(&ctx, be_idx, &info, &insp).await else {
         return;
     };
     alog.connected(srv_idx, &server);
     let (Some(fe), Some((be, _))) = (ctx.frontend_ir(), ctx.backend(be_idx)) else {
         return;
     };
+    // The inspected bytes go first, under `timeout server`; the buffer is freed before the
+    // tunnel starts.
+    let replayed = insp.buf.len() as u64;
+    if replayed > 0 {
+        let write = server.write_all(&insp.buf);
+        let ok = match ms(be.timeouts.server) {
+            Some(t) => matches!(tokio::time::timeout(t, write).await, Ok(Ok(()))),
+            None => write.await.is_ok(),
+        };
+        if !ok {
+            tracing::debug!("{}: could not send the inspected request to the server", be.name);
+            return;
+        }
+    }
+    drop(insp);
     let t = TunnelTimeouts::from_ir(&fe.timeouts, &be.timeouts);
     // `on-marked-down shutdown-sessions`: the tunnel (both sockets) is dropped when the
     // server kills its sessions.
     // (Borrowed by `unless_killed`, so that the tunnel's state is not stored twice.)
     let mut pump = tunnel(client, server, t);
-    let Some(stats) = unless_killed(Some(&guard), &mut pump).await else {
+    let Some(mut stats) = unless_killed(Some(&guard), &mut pump).await else {
         alog.killed();
         tracing::debug!("{}: session killed (server marked down)", be.name);
         return;
     };
+    stats.client_to_server += replayed;
     alog.tunnel_done(&stats);
     let (c2s, s2c) = (stats.client_to_server, stats.server_to_client);
     crate::engine::stats::tcp_session_bytes(&ctx, be_idx, srv_idx, c2s, s2c);
@@ -92,22 +170,30 @@ pub async fn connect_backend(
     ctx: &ConnCtx,
     be_idx: usize,
     info: &ConnInfo,
+    insp: &Inspection,
 ) -> Option<(TcpStream, ServerConnGuard, usize)> {
     let (be, bs) = ctx.backend(be_idx)?;
     bs.total_conns.fetch_add(1, Ordering::Relaxed);
     let connect_timeout = ms(be.timeouts.connect);
-    // `balance source` hashes the client address; other algorithms need no key in TCP mode
-    // (`rdp-cookie` would need the first payload: not read yet, so it round-robins).
+    // `balance source` hashes the client address, `rdp-cookie` the inspected bytes (the
+    // balancer round-robins when they hold no complete cookie); other algorithms need no
+    // key in TCP mode.
     let src = matches!(be.balance, Balance::Source).then(|| source_key(&info.peer.ip()));
+    let key = match be.balance {
+        Balance::Source => src.as_ref().map(|k| k.as_bytes()),
+        Balance::RdpCookie { .. } => Some(insp.buf.as_slice()),
+        _ => None,
+    };
     // Stick-table persistence first (`engine::persist`), else the balancer.
-    let mut pers = crate::engine::persist::Txn::tcp_request(ctx, be_idx, info);
+    let l6 = insp.l6(true);
+    let mut pers = crate::engine::persist::Txn::tcp_request(ctx, be_idx, info, insp.parts(), &l6);
     // A slot on the chosen server, waiting in HAProxy's queues when servers are at their
     // `maxconn` (up to `timeout queue`, else `timeout connect`), as for HTTP.
     let wait = be.timeouts.queue.or(be.timeouts.connect).map(|ms| Duration::from_millis(u64::from(ms)));
     let (mut srv, first_guard) = match crate::engine::persist::tcp_server(&pers, be, bs) {
         Some(i) if be.servers.get(i).is_some_and(|s| s.maxconn.is_none_or(|m| m == 0)) => (i, None),
         _ => {
-            let (i, g) = pers.acquire(ctx, be_idx, src.as_ref().map(|k| k.as_bytes()), wait).await?;
+            let (i, g) = pers.acquire(ctx, be_idx, key, wait).await?;
             (i, Some(g))
         }
     };

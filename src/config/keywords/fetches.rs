@@ -878,13 +878,13 @@ pub static FETCHES: &[Keyword] = &[
     kw(
         "payload",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "payload(<offset>,<length>) : binary (deprecated)",
     ),
     kw(
         "payload_lv",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "payload_lv(<offset1>,<length>[,<offset2>]) : binary (deprecated)",
     ),
     kw(
@@ -926,13 +926,13 @@ pub static FETCHES: &[Keyword] = &[
     kw(
         "rdp_cookie",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "rdp_cookie([<name>]) : string (deprecated)",
     ),
     kw(
         "rdp_cookie_cnt",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "rdp_cookie_cnt([name]) : integer (deprecated)",
     ),
     kw(
@@ -1040,55 +1040,55 @@ pub static FETCHES: &[Keyword] = &[
     kw(
         "req.len",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.len : integer",
     ),
     kw(
         "req.payload",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.payload(<offset>,<length>) : binary",
     ),
     kw(
         "req.payload_lv",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.payload_lv(<offset1>,<length>[,<offset2>]) : binary",
     ),
     kw(
         "req.proto_http",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.proto_http : boolean",
     ),
     kw(
         "req.rdp_cookie",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.rdp_cookie([<name>]) : string",
     ),
     kw(
         "req.rdp_cookie_cnt",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.rdp_cookie_cnt([name]) : integer",
     ),
     kw(
         "req.ssl_alpn",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.ssl_alpn : string",
     ),
     kw(
         "req.ssl_ec_ext",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.ssl_ec_ext : boolean",
     ),
     kw(
         "req.ssl_hello_type",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.ssl_hello_type : integer",
     ),
     kw(
@@ -1100,13 +1100,13 @@ pub static FETCHES: &[Keyword] = &[
     kw(
         "req.ssl_st_ext",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.ssl_st_ext : integer",
     ),
     kw(
         "req.ssl_ver",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req.ssl_ver : integer",
     ),
     kw(
@@ -1118,31 +1118,31 @@ pub static FETCHES: &[Keyword] = &[
     kw(
         "req_len",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req_len : integer (deprecated)",
     ),
     kw(
         "req_proto_http",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req_proto_http : boolean (deprecated)",
     ),
     kw(
         "req_rdp_cookie",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req_rdp_cookie([<name>]) : exact string match (ACL form of req.rdp_cookie)",
     ),
     kw(
         "req_rdp_cookie_cnt",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req_rdp_cookie_cnt([name]) : integer match (ACL form of req.rdp_cookie_cnt)",
     ),
     kw(
         "req_ssl_hello_type",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req_ssl_hello_type : integer (deprecated)",
     ),
     kw(
@@ -1154,7 +1154,7 @@ pub static FETCHES: &[Keyword] = &[
     kw(
         "req_ssl_ver",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "req_ssl_ver : integer (deprecated)",
     ),
     kw(
@@ -3076,7 +3076,7 @@ pub static FETCHES: &[Keyword] = &[
     kw(
         "wait_end",
         Sections::NONE,
-        Support::Unsupported,
+        Support::Implemented,
         "wait_end : boolean",
     ),
 ];

@@ -672,8 +672,8 @@ pub static TCP: &[Keyword] = &[
     kw(
         "accept",
         Sections::NONE,
-        Support::Unsupported,
-        "accept (connection, session, content, response)",
+        Support::Implemented,
+        "accept (connection, session, content, response; implemented: connection, content)",
     ),
     kw(
         "capture",
@@ -714,8 +714,8 @@ pub static TCP: &[Keyword] = &[
     kw(
         "reject",
         Sections::NONE,
-        Support::Unsupported,
-        "reject (connection, session, content, response)",
+        Support::Implemented,
+        "reject (connection, session, content, response; implemented: connection, content)",
     ),
     kw(
         "sc-inc-gpc",

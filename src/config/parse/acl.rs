@@ -53,6 +53,15 @@ fn split_call(p: &str) -> Option<(String, Vec<String>)> {
 
 /// The match method implied by a fetch name (`hdr_beg` → Beg...), and the base fetch name.
 fn implied_method(fetch: &str) -> (MatchMethod, &str) {
+    // Layer-6 fetches first: some end like a match suffix (`req_len`, `wait_end`).
+    match fetch {
+        "req.len" | "req_len" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.ssl_ver" | "req_ssl_ver"
+        | "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt" | "req.ssl_st_ext" => return (MatchMethod::Int, fetch),
+        "wait_end" | "req.ssl_ec_ext" | "req.proto_http" | "req_proto_http" => return (MatchMethod::Bool, fetch),
+        // The `payload` ACL keywords match binary patterns; `req.payload` needs `-m`.
+        "payload" | "payload_lv" | "req.payload" | "req.payload_lv" => return (MatchMethod::Bin, fetch),
+        _ => {}
+    }
     const SUFFIXES: &[(&str, MatchMethod)] = &[
         ("_beg", MatchMethod::Beg),
         ("_end", MatchMethod::End),
@@ -146,8 +155,15 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
             Some(_) => {}
         }
     }
+    if let Err(msg) = check_l6_args(&sample, crit) {
+        ctx.fatal(&cloc, "bad-acl", wrap(what, &msg));
+        return None;
+    }
     let (mut method, _) = implied_method(&sample.fetch);
-    if method != MatchMethod::Bool && arg(words, start + 1).is_empty() {
+    // A binary sample fetch (not an ACL keyword) has no default matching method.
+    let needs_m = matches!(sample.fetch.as_str(), "req.payload" | "req.payload_lv") && sample.converters.is_empty();
+    let mut explicit_m = false;
+    if !needs_m && method != MatchMethod::Bool && arg(words, start + 1).is_empty() {
         ctx.push(super::super::diag::Diagnostic::plain(
             super::super::diag::Severity::Warning,
             "acl-without-pattern",
@@ -166,7 +182,10 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
             "-m" => {
                 let m = arg(words, i + 1);
                 match method_from_flag(m) {
-                    Some(mm) => method = mm,
+                    Some(mm) => {
+                        method = mm;
+                        explicit_m = true;
+                    }
                     None => {
                         ctx.fatal(&at(loc, words, i + 1), "bad-acl", wrap(what, &format!("unknown matching method '{m}' when parsing ACL expression")));
                         return None;
@@ -191,8 +210,150 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
         ctx.push(unsupported(&cloc, "regular expression matching (-m reg, *_reg)"));
         return None;
     }
-    let patterns: Vec<String> = words[i.min(words.len())..].iter().map(|w| w.text.clone()).collect();
+    if needs_m && !explicit_m {
+        ctx.fatal(
+            &cloc,
+            "bad-acl",
+            wrap(what, &format!("matching method must be specified first (using '-m') when using a sample fetch of this type ('{}')", sample.fetch)),
+        );
+        return None;
+    }
+    let mut patterns: Vec<String> = words[i.min(words.len())..].iter().map(|w| w.text.clone()).collect();
+    if matches!(sample.fetch.as_str(), "req.ssl_ver" | "req_ssl_ver") && !explicit_m && sample.converters.is_empty() {
+        match dotted_version_patterns(&patterns) {
+            Ok(p) => patterns = p,
+            Err(msg) => {
+                ctx.fatal(&cloc, "bad-acl", wrap(what, &msg));
+                return None;
+            }
+        }
+    }
     Some(AclExpr { fetch: sample, match_method: method, ignore_case, patterns })
+}
+
+/// Argument checks of the layer-6 fetches (HAProxy's `make_arg_list()` and
+/// `val_payload_lv()` messages, without the `in ACL expression` suffix added here).
+fn check_l6_args(s: &Sample, crit: &str) -> Result<(), String> {
+    let f = s.fetch.as_str();
+    // (mandatory integer arguments, optional string arguments)
+    let (ints, opt) = match f {
+        "req.payload" | "payload" => (2, 0),
+        "req.payload_lv" | "payload_lv" => (2, 1),
+        "req.rdp_cookie" | "req_rdp_cookie" | "rdp_cookie" | "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt" => (0, 1),
+        "req.len" | "req_len" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.ssl_ver" | "req_ssl_ver" | "req.ssl_sni"
+        | "req_ssl_sni" | "req.ssl_alpn" | "req.ssl_ec_ext" | "req.ssl_st_ext" | "req.proto_http" | "req_proto_http" | "wait_end" => (0, 0),
+        _ => return Ok(()),
+    };
+    let suffix = format!(" in ACL expression '{crit}'");
+    let n = s.args.len();
+    if n > ints + opt {
+        // The text from the first argument too many, as HAProxy points at it.
+        let open = crit.find('(').map_or(crit.len(), |i| i + 1);
+        let mut pos = open;
+        if ints + opt > 0 {
+            let commas: Vec<usize> = crit[open..].match_indices(',').map(|(i, _)| open + i).collect();
+            pos = commas.get(ints + opt - 1).copied().unwrap_or(open);
+        }
+        return Err(format!("fetch method '{f}' : expected ')' before '{}'{suffix}", &crit[pos..]));
+    }
+    if n < ints {
+        return Err(if n == 0 {
+            format!("fetch method '{f}' : expected type 'integer' at position 1, but got nothing{suffix}")
+        } else {
+            format!("fetch method '{f}' : missing arguments (got {n}/{ints}), type 'integer' expected{suffix}")
+        });
+    }
+    let mut nums = Vec::new();
+    for (i, a) in s.args.iter().take(ints).enumerate() {
+        match a.parse::<i64>() {
+            Ok(v) => nums.push(v),
+            Err(_) => return Err(format!("fetch method '{f}' : failed to parse '{a}' as type 'integer' at position {}{suffix}", i + 1)),
+        }
+    }
+    if ints == 2 && opt == 1 {
+        let invalid = |m: &str| format!("invalid args in fetch method '{f}' : {m}{suffix}");
+        if nums[0] < 0 {
+            return Err(invalid("payload offset1 must be positive"));
+        }
+        if nums[1] == 0 {
+            return Err(invalid("payload length must be > 0"));
+        }
+        if let Some(o2) = s.args.get(2).filter(|a| !a.is_empty()) {
+            match o2.parse::<i64>() {
+                Ok(v) if nums[0] + nums[1] + v < 0 => return Err(invalid("payload offset2 too negative")),
+                Ok(_) => {}
+                Err(_) => return Err(invalid("payload offset2 is not a number")),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// HAProxy's `strl2llrc_dotted()`: `major[.minor]` as `major << 16 | minor`.
+fn dotted(text: &str) -> Option<i64> {
+    let (major, minor) = text.split_once('.').unwrap_or((text, "0"));
+    let num = |t: &str| -> Option<i64> {
+        let digits = t.strip_prefix('-').or_else(|| t.strip_prefix('+')).unwrap_or(t);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    let (major, minor) = (num(major)?, num(minor)?);
+    if major >= 65536 || minor >= 65536 {
+        return None;
+    }
+    Some((major << 16) | (minor & 0xffff))
+}
+
+/// `req.ssl_ver` patterns (`pat_parse_dotted_ver()` and the operator rewriting of
+/// `parse_acl_expr()`): dotted versions become the integers the fetch returns.
+fn dotted_version_patterns(patterns: &[String]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut op_eq = true;
+    for p in patterns {
+        if matches!(p.as_str(), "eq" | "ne" | "lt" | "le" | "gt" | "ge") {
+            op_eq = p == "eq";
+            out.push(p.clone());
+            continue;
+        }
+        let range = p.contains(':') || p.contains('-');
+        if !range && !op_eq {
+            let (major, minor) = p.split_once('.').unwrap_or((p.as_str(), "0"));
+            let minor: i64 = minor.parse().map_err(|_| format!("'{p}' is neither a number nor a supported operator"))?;
+            if minor >= 65536 {
+                return Err(format!("'{p}' contains too large a minor value"));
+            }
+            let major: i64 = major.parse().map_err(|_| format!("'{p}' is neither a number nor a supported operator"))?;
+            if major >= 65536 {
+                return Err(format!("'{p}' contains too large a major value"));
+            }
+            out.push(((major << 16) | (minor & 0xffff)).to_string());
+            continue;
+        }
+        let sep = p.find([':', '-']);
+        let v = match sep {
+            None => dotted(p).ok_or_else(|| format!("'{p}' is not a dotted number"))?.to_string(),
+            Some(i) => {
+                let bad = || format!("'{p}' is not a valid dotted number range");
+                let (a, b) = (&p[..i], &p[i + 1..]);
+                match (a.is_empty(), b.is_empty()) {
+                    (true, false) => format!(":{}", dotted(b).ok_or_else(bad)?),
+                    (false, true) => format!("{}:", dotted(a).ok_or_else(bad)?),
+                    (false, false) => {
+                        let (lo, hi) = (dotted(a).ok_or_else(bad)?, dotted(b).ok_or_else(bad)?);
+                        if lo > hi {
+                            return Err(bad());
+                        }
+                        format!("{lo}:{hi}")
+                    }
+                    (true, true) => return Err(format!("'{p}' is not a dotted number")),
+                }
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
 }
 
 /// `acl <name> <criterion> [flags] [operator] <value>...`.
@@ -238,7 +399,10 @@ fn predefined(name: &str) -> Option<AclExpr> {
         "TRUE" => simple("always_true", MatchMethod::Bool, &[]),
         "FALSE" => simple("always_false", MatchMethod::Bool, &[]),
         "LOCALHOST" => simple("src", MatchMethod::Ip, &["127.0.0.1/8", "::1"]),
-        "HTTP" => simple("always_true", MatchMethod::Bool, &[]),
+        "HTTP" => simple("req.proto_http", MatchMethod::Bool, &[]),
+        "RDP_COOKIE" => simple("req.rdp_cookie_cnt", MatchMethod::Int, &["gt", "0"]),
+        "REQ_CONTENT" => simple("req.len", MatchMethod::Int, &["gt", "0"]),
+        "WAIT_END" => simple("wait_end", MatchMethod::Bool, &[]),
         "METH_CONNECT" => simple("method", MatchMethod::Str, &["CONNECT"]),
         "METH_DELETE" => simple("method", MatchMethod::Str, &["DELETE"]),
         "METH_GET" => simple("method", MatchMethod::Str, &["GET", "HEAD"]),
@@ -253,7 +417,7 @@ fn predefined(name: &str) -> Option<AclExpr> {
     })
 }
 
-const UNSUPPORTED_PREDEFINED: &[&str] = &["HTTP_1.0", "HTTP_1.1", "HTTP_CONTENT", "HTTP_URL_ABS", "RDP_COOKIE", "REQ_CONTENT", "WAIT_END"];
+const UNSUPPORTED_PREDEFINED: &[&str] = &["HTTP_1.0", "HTTP_1.1", "HTTP_CONTENT", "HTTP_URL_ABS"];
 
 /// Parses `if|unless <terms>` starting at `words[start]`. Returns `None` after an error.
 pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, what: &str) -> Option<Condition> {
@@ -311,7 +475,7 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
                 at(loc, words, i),
                 wrap(what, &format!("no such ACL : '{term}'")),
             );
-            if what.contains("condition : {}") {
+            if what.contains("condition : {}.") {
                 // HAProxy stops reading the file after a bad http-request/response condition.
                 ctx.abort = true;
             }
@@ -381,5 +545,18 @@ mod tests {
         assert!(parse_sample("hdr(host").is_none());
         assert_eq!(implied_method("hdr_beg").0, MatchMethod::Beg);
         assert_eq!(implied_method("path").0, MatchMethod::Str);
+        assert_eq!(implied_method("req_len").0, MatchMethod::Int);
+        assert_eq!(implied_method("wait_end").0, MatchMethod::Bool);
+    }
+
+    #[test]
+    fn dotted_versions() {
+        let p = |v: &[&str]| dotted_version_patterns(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(p(&["3.1"]), Ok(vec![(0x30001).to_string()]));
+        assert_eq!(p(&["3.1-3.3"]), Ok(vec![format!("{}:{}", 0x30001, 0x30003)]));
+        assert_eq!(p(&[":3"]), Ok(vec![format!(":{}", 0x30000)]));
+        assert_eq!(p(&["gt", "3"]), Ok(vec!["gt".to_string(), 0x30000.to_string()]));
+        assert_eq!(p(&["3.x"]), Err("'3.x' is not a dotted number".to_string()));
+        assert_eq!(p(&["3.3-3.1"]), Err("'3.3-3.1' is not a valid dotted number range".to_string()));
     }
 }

@@ -211,6 +211,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             }
         }
     }
+    super::tcp::link_checks(ctx, &drafts);
     // Pass 3: TLS binds need certificates.
     for d in drafts.iter().filter(|d| d.has_fe()) {
         for b in d.binds.iter().filter(|b| b.ssl && !b.has_crt) {
@@ -341,6 +342,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             http_response: if d.kind == Sections::BACKEND { d.http_response.clone() } else { Vec::new() },
             errorfiles: d.errorfiles.clone(),
             stats: if d.kind == Sections::BACKEND { d.stats.clone() } else { None },
+            tcp_request: super::tcp::rules_ir(d),
         });
     }
     if dns_failed {
@@ -378,6 +380,7 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             errorfiles: d.errorfiles.clone(),
             stats: d.stats.clone(),
             http_buffer_request: d.http_buffer_request,
+            tcp_request: super::tcp::rules_ir(d),
         })
         .collect();
     Some(Config {

@@ -13,6 +13,7 @@ pub mod proxy;
 pub mod rules;
 pub mod server;
 pub mod stick;
+pub mod tcp;
 pub mod tls;
 
 use std::collections::HashMap;
@@ -245,7 +246,9 @@ pub fn dispatch_body(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         .filter(|k| k.sections.intersects(section) || is_proxy_family(section, k))
         .or_else(|| keywords::lookup(Family::Directive, first, section))
         // `timeout <unknown kind>` gets HAProxy's list of kinds from the timeout parser.
-        .or_else(|| (first == "timeout").then(|| keywords::lookup(Family::Directive, "timeout client", section)).flatten());
+        .or_else(|| (first == "timeout").then(|| keywords::lookup(Family::Directive, "timeout client", section)).flatten())
+        // `tcp-request` alone or with an unknown kind gets HAProxy's message from its parser.
+        .or_else(|| (first == "tcp-request").then(|| keywords::lookup(Family::Directive, "tcp-request content", section)).flatten());
     let Some(row) = row else {
         unknown_keyword(ctx, words, loc, section);
         return;

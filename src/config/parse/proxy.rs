@@ -70,6 +70,10 @@ pub struct ProxyDraft {
     pub refused_acls: Vec<String>,
     /// Line of the first `redirect`, for rule-order warnings.
     pub first_redirect_line: Option<usize>,
+    /// `tcp-request inspect-delay` in milliseconds (0: unset; inherited from defaults).
+    pub tcp_inspect_delay: u32,
+    pub tcp_connection: Vec<super::super::ir::TcpRule>,
+    pub tcp_content: Vec<super::super::ir::TcpRule>,
 }
 
 impl ProxyDraft {
@@ -121,6 +125,9 @@ impl ProxyDraft {
             httplog_loc: None,
             refused_acls: Vec::new(),
             first_redirect_line: None,
+            tcp_inspect_delay: 0,
+            tcp_connection: Vec::new(),
+            tcp_content: Vec::new(),
         }
     }
 
@@ -391,6 +398,7 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         }
         "acl" => acl::parse_acl_line(ctx, words, loc),
         "http-request" | "http-response" => rules::parse_http_rule(ctx, name, words, loc),
+        n if n.starts_with("tcp-request ") => super::tcp::parse_tcp_request(ctx, words, loc),
         "redirect" => rules::parse_redirect_line(ctx, words, loc),
         "option" if matches!(words[0].text.as_str(), "no" | "default") => parse_option(ctx, words, loc, 2, true),
         "option" => parse_option(ctx, words, loc, 1, false),
@@ -605,7 +613,19 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             Balance::UrlParam { name: name.to_string(), check_post }
         }
         "random" => Balance::Random { draws: 2 },
-        "rdp-cookie" => Balance::RdpCookie { name: None },
+        // `rdp-cookie` hashes `mstshash`; `rdp-cookie(<name>)` ignores what follows `)`.
+        a if a.starts_with("rdp-cookie") => {
+            let rest = &a[10..];
+            let name = match rest.strip_prefix('(') {
+                _ if rest.is_empty() => None,
+                Some(r) => match r.find(')') {
+                    Some(end) if end > 0 => Some(r[..end].to_string()),
+                    _ => return ctx.fatal(&aloc, "bad-value", "balance rdp-cookie : missing cookie name."),
+                },
+                None => return ctx.fatal(&aloc, "bad-value", "balance rdp-cookie : missing cookie name."),
+            };
+            Balance::RdpCookie { name }
+        }
         a if a.starts_with("random(") && a.ends_with(')') => {
             let n = values::atoi(&a[7..a.len() - 1]);
             Balance::Random { draws: n.max(1) as u32 }
@@ -614,10 +634,6 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             name: a[4..a.len() - 1].to_string(),
             use_domain_only: arg(words, 2) == "use_domain_only",
         },
-        a if a.starts_with("rdp-cookie(") && a.ends_with(')') => {
-            let n = &a[11..a.len() - 1];
-            Balance::RdpCookie { name: if n.is_empty() { None } else { Some(n.to_string()) } }
-        }
         "hash" => {
             let expr = arg(words, 2);
             if expr.is_empty() {
@@ -627,13 +643,6 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         }
         _ => return ctx.fatal(&aloc, "bad-value", BALANCE_ERR),
     };
-    // The engine's balancers that exist today; the others are refused by name.
-    // rdp-cookie needs the RDP payload, which the TCP engine does not inspect yet.
-    let supported = !matches!(b, Balance::RdpCookie { .. });
-    if !supported {
-        ctx.push(unsupported(&aloc, &format!("balance {}", algo.split('(').next().unwrap_or(algo))));
-        return;
-    }
     if let Some(p) = proxy(ctx) {
         p.balance = b;
     }

@@ -1405,6 +1405,9 @@ struct TcpRec {
     retries: u32,
     redispatched: bool,
     uniq: u64,
+    /// The session ended before any server connection ([`TcpLog::ended_early`]): the
+    /// termination state and the request bytes received.
+    early: Option<([u8; 2], u64)>,
 }
 
 /// One TCP session's log record, sent when dropped (the session's end).
@@ -1441,7 +1444,18 @@ impl TcpLog {
             retries: 0,
             redispatched: false,
             uniq,
+            early: None,
         })))
+    }
+
+    /// The session ended during content inspection, before any server connection:
+    /// `term` is `PR` (a `tcp-request content reject`) or `cR` (`timeout client`), `be`
+    /// the backend when one was chosen, `bytes_in` what the client had sent.
+    pub fn ended_early(&mut self, term: [u8; 2], be: Option<usize>, bytes_in: usize) {
+        if let Some(r) = self.0.as_deref_mut() {
+            r.backend = be;
+            r.early = Some((term, bytes_in as u64));
+        }
     }
 
     /// The session was killed because its server went down (`on-marked-down
@@ -1491,12 +1505,13 @@ impl TcpRec {
         };
         let (out, inb) = self
             .stats
-            .map_or((0, 0), |s| (s.server_to_client, s.client_to_server));
+            .map_or((0, self.early.map_or(0, |(_, n)| n)), |s| (s.server_to_client, s.client_to_server));
         if fe.dontlognull && inb == 0 {
             return;
         }
         let term = match (&self.stats, self.connected) {
             _ if self.killed => *b"KD",
+            _ if self.early.is_some() => self.early.map_or(*b"--", |(t, _)| t),
             (Some(s), _) => tunnel_term(state, self.fe, self.backend, s.end),
             (None, _) => *b"SC",
         };

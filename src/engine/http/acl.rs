@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use crate::config::ir::{Acl, AclExpr, Condition, MatchMethod};
 
 use super::sample::ReqView;
-use super::sample::{fetch, Value};
+use super::sample::{fetch, fetch_smp, Value};
 
 /// Evaluates an optional rule condition (`None` = unconditional).
 pub fn cond_ok(view: &ReqView<'_>, acls: &[Acl], cond: Option<&Condition>) -> bool {
@@ -51,12 +51,86 @@ pub fn eval_expr(view: &ReqView<'_>, e: &AclExpr) -> bool {
     }
 }
 
+/// HAProxy's three-valued ACL result (`enum acl_test_res`): `Miss` when the answer may
+/// change with more data (`tcp-request content` then waits). The values are HAProxy's, so
+/// AND and OR are bitwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclRes {
+    Fail = 0,
+    Miss = 1,
+    Pass = 3,
+}
+
+impl AclRes {
+    fn from_bits(b: u8) -> AclRes {
+        match b {
+            3 => AclRes::Pass,
+            1 => AclRes::Miss,
+            _ => AclRes::Fail,
+        }
+    }
+    fn neg(self) -> AclRes {
+        AclRes::from_bits(3 >> (self as u8))
+    }
+}
+
+/// `acl_exec_cond()`: a condition's three-valued result, *before* `unless` is applied (a
+/// `Miss` stays a `Miss` either way).
+pub fn exec_condition(view: &ReqView<'_>, acls: &[Acl], c: &Condition) -> AclRes {
+    let mut cond = AclRes::Fail as u8;
+    for all in &c.any_of {
+        let mut suite = AclRes::Pass as u8;
+        for t in all {
+            let mut r = acls.get(t.acl).map_or(AclRes::Fail, |acl| exec_acl(view, acl));
+            if t.negate {
+                r = r.neg();
+            }
+            suite &= r as u8;
+            if suite != AclRes::Pass as u8 {
+                break;
+            }
+        }
+        cond |= suite;
+        if cond == AclRes::Pass as u8 {
+            break;
+        }
+    }
+    AclRes::from_bits(cond)
+}
+
+/// One ACL: its expressions ORed, a fetch that may change making a non-match a `Miss`.
+fn exec_acl(view: &ReqView<'_>, acl: &Acl) -> AclRes {
+    let mut res = AclRes::Fail as u8;
+    for e in &acl.alternatives {
+        let (values, may_change) = match fetch_smp(view, &e.fetch) {
+            Ok(v) => v,
+            Err(msg) => {
+                tracing::warn!("ACL on '{}' never matches: {msg}", e.fetch.fetch);
+                continue;
+            }
+        };
+        let matched = match e.match_method {
+            MatchMethod::Found => !values.is_empty(),
+            MatchMethod::Bool => values.iter().any(truthy),
+            _ => values.iter().any(|v| e.patterns_match(v)),
+        };
+        if matched {
+            return AclRes::Pass;
+        }
+        if may_change {
+            res |= AclRes::Miss as u8;
+        }
+    }
+    AclRes::from_bits(res)
+}
+
 fn truthy(v: &Value) -> bool {
     match v {
         Value::Bool(b) => *b,
         Value::Int(i) => *i != 0,
         Value::Str(s) => !s.is_empty(),
         Value::Ip(_) => true,
+        Value::Bin(b) => !b.is_empty(),
     }
 }
 
@@ -78,17 +152,21 @@ impl PatternMatch for AclExpr {
                         Ok(n) => n,
                         Err(_) => return false,
                     },
-                    Value::Ip(_) => return false,
+                    Value::Ip(_) | Value::Bin(_) => return false,
                 };
                 int_patterns_match(&self.patterns, n)
             }
             MatchMethod::Len => {
-                let n = v.to_text().len() as i64;
+                let n = match v {
+                    Value::Bin(b) => b.len() as i64,
+                    other => other.to_text().len() as i64,
+                };
                 int_patterns_match(&self.patterns, n)
             }
             MatchMethod::Ip => {
                 let ip = match v {
                     Value::Ip(ip) => *ip,
+                    Value::Bin(_) => return false,
                     other => match other.to_text().trim().parse::<IpAddr>() {
                         Ok(ip) => ip,
                         Err(_) => return false,
@@ -97,10 +175,13 @@ impl PatternMatch for AclExpr {
                 self.patterns.iter().any(|p| ip_match(p, ip))
             }
             MatchMethod::Bin => {
-                let text = v.to_text();
+                let bytes = match v {
+                    Value::Bin(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+                    other => std::borrow::Cow::Owned(other.to_text().into_bytes()),
+                };
                 self.patterns
                     .iter()
-                    .any(|p| hex_decode(p).is_some_and(|b| b == text.as_bytes()))
+                    .any(|p| hex_decode(p).is_some_and(|b| b == *bytes))
             }
             MatchMethod::Reg => false,
             m => {

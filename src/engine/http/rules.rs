@@ -133,6 +133,7 @@ impl ReqViewOwned {
             ctx: &self.ctx,
             backend: self.backend,
             server: self.server,
+            l6: None,
         }
     }
 }

@@ -1,9 +1,10 @@
 //! Sample fetches and converters over one HTTP request (manual 7.3), the subset the
 //! keyword table marks as implemented: `hdr`/`req.hdr` and their `_beg/_end/_sub/_dom/_dir/
 //! _len/_cnt` ACL forms, `path*`, `url*`, `base`, `query`, `method`, `src`, `src_port`,
-//! `dst`, `dst_port`, `ssl_fc`, `ssl_fc_sni`, `req.ssl_sni`, `nbsrv`, `always_true/false`,
+//! `dst`, `dst_port`, `ssl_fc`, `ssl_fc_sni`, `nbsrv`, `always_true/false`,
 //! `url_param`/`urlp`, `cook`/`req.cook`, `env`, `http_auth`, `http_auth_group`; converters
-//! `lower` and `upper`.
+//! `lower` and `upper`. Layer-6 fetches (`req.len`, `req.ssl_sni`...) are in
+//! `engine::payload`.
 //!
 //! A fetch yields every value it has (several header occurrences, several cookies...): ACLs
 //! match if any value matches, log-format keeps the last one, as HAProxy does.
@@ -22,6 +23,8 @@ pub enum Value {
     Int(i64),
     Bool(bool),
     Ip(IpAddr),
+    /// Raw bytes (`req.payload`...).
+    Bin(Vec<u8>),
 }
 
 impl Value {
@@ -38,6 +41,7 @@ impl Value {
                 }
             }
             Value::Ip(ip) => ip.to_string(),
+            Value::Bin(b) => String::from_utf8_lossy(b).into_owned(),
         }
     }
 }
@@ -51,6 +55,10 @@ pub struct ReqView<'a> {
     pub backend: Option<usize>,
     /// The chosen server, once known (`%s`).
     pub server: Option<usize>,
+    /// TCP mode: the request bytes buffered so far (`tcp-request inspect-delay`), which
+    /// layer-6 fetches read and HTTP fetches parse (`parts` is then the request they hold,
+    /// if any). `None` in HTTP mode.
+    pub l6: Option<&'a crate::engine::payload::L6<'a>>,
 }
 
 /// Splits a header's values on commas like HAProxy's `hdr()` (not `fhdr()`), trimming blanks.
@@ -224,7 +232,36 @@ pub fn base_name(fetch: &str) -> (&str, Kind) {
 
 /// Every value of a sample expression, converters applied. `Err` names what is unsupported.
 pub fn fetch(view: &ReqView<'_>, s: &Sample) -> Result<Vec<Value>, String> {
-    let mut vals = fetch_raw(view, &s.fetch, &s.args)?;
+    fetch_smp(view, s).map(|(v, _)| v)
+}
+
+/// Fetches that read the HTTP request (which a TCP-mode buffer may not hold yet).
+fn is_http_fetch(base: &str) -> bool {
+    matches!(
+        base,
+        "hdr" | "req.hdr" | "path" | "url" | "base" | "query" | "method" | "url_param" | "urlp" | "cook" | "req.cook" | "http_auth" | "http_auth_group"
+    )
+}
+
+/// [`fetch`], also telling whether more buffered data could change the values (HAProxy's
+/// `SMP_F_MAY_CHANGE` while a `tcp-request content` inspection is not final).
+pub fn fetch_smp(view: &ReqView<'_>, s: &Sample) -> Result<(Vec<Value>, bool), String> {
+    use crate::engine::payload::{self, HttpState};
+    let (mut vals, may_change) = if let Some(f) = payload::fetch(view.l6, &s.fetch, &s.args) {
+        (f.values, f.may_change)
+    } else if matches!(s.fetch.as_str(), "req.proto_http" | "req_proto_http") {
+        match view.l6.map(|l| (l.http, l.final_)) {
+            None | Some((HttpState::Parsed, _)) => (vec![Value::Bool(true)], false),
+            Some((HttpState::Partial, final_)) => (Vec::new(), !final_),
+            Some((HttpState::NotHttp, _)) => (Vec::new(), false),
+        }
+    } else {
+        match view.l6.map(|l| (l.http, l.final_)) {
+            Some((HttpState::Partial, final_)) if is_http_fetch(base_name(&s.fetch).0) => return Ok((Vec::new(), !final_)),
+            Some((HttpState::NotHttp, _)) if is_http_fetch(base_name(&s.fetch).0) => return Ok((Vec::new(), false)),
+            _ => (fetch_raw(view, &s.fetch, &s.args)?, false),
+        }
+    };
     for (conv, _args) in &s.converters {
         vals = vals
             .into_iter()
@@ -235,7 +272,7 @@ pub fn fetch(view: &ReqView<'_>, s: &Sample) -> Result<Vec<Value>, String> {
             })
             .collect::<Result<_, _>>()?;
     }
-    Ok(vals)
+    Ok((vals, may_change))
 }
 
 fn strs(v: Vec<String>) -> Vec<Value> {
@@ -269,7 +306,7 @@ fn fetch_raw(view: &ReqView<'_>, name: &str, args: &[String]) -> Result<Vec<Valu
         "dst" => vec![Value::Ip(view.info.local.ip())],
         "dst_port" => vec![Value::Int(i64::from(view.info.local.port()))],
         "ssl_fc" => vec![Value::Bool(view.info.tls)],
-        "ssl_fc_sni" | "req.ssl_sni" | "req_ssl_sni" => {
+        "ssl_fc_sni" => {
             view.info.sni.clone().map(Value::Str).into_iter().collect()
         }
         "always_true" => vec![Value::Bool(true)],

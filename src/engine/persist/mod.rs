@@ -195,25 +195,33 @@ impl Txn {
             ctx,
             backend: Some(be_idx),
             server: None,
+            l6: None,
         };
         t.stick_rules(ctx, be_idx, &view);
         t
     }
 
-    /// `stick` rules of a TCP connection: samples see no HTTP request.
-    pub fn tcp_request(ctx: &ConnCtx, be_idx: usize, info: &ConnInfo) -> Txn {
+    /// `stick` rules of a TCP connection: samples see the request bytes buffered by a
+    /// `tcp-request content` inspection (`l6`, and `parts` when they hold an HTTP request).
+    pub fn tcp_request(
+        ctx: &ConnCtx,
+        be_idx: usize,
+        info: &ConnInfo,
+        parts: &hyper::http::request::Parts,
+        l6: &crate::engine::payload::L6<'_>,
+    ) -> Txn {
         let mut t = Txn::default();
         if ctx
             .backend(be_idx)
             .is_some_and(|(be, _)| !be.stick_rules.is_empty())
         {
-            let (parts, ()) = hyper::http::Request::new(()).into_parts();
             let view = ReqView {
-                parts: &parts,
+                parts,
                 info,
                 ctx,
                 backend: Some(be_idx),
                 server: None,
+                l6: Some(l6),
             };
             t.stick_rules(ctx, be_idx, &view);
         }

@@ -220,6 +220,7 @@ pub fn key_for(kind: StickKeyType, key_size: u32, v: &Value) -> Option<Vec<u8>> 
                 .map(|a| a.octets().to_vec()),
             Value::Int(i) => Some((*i as u32).to_be_bytes().to_vec()),
             Value::Bool(b) => Some(u32::from(*b).to_be_bytes().to_vec()),
+            Value::Bin(_) => None,
         },
         StickKeyType::Ipv6 => match v {
             Value::Ip(IpAddr::V4(a)) => Some(a.to_ipv6_mapped().octets().to_vec()),
@@ -228,7 +229,7 @@ pub fn key_for(kind: StickKeyType, key_size: u32, v: &Value) -> Option<Vec<u8>> 
                 .parse::<std::net::Ipv6Addr>()
                 .ok()
                 .map(|a| a.octets().to_vec()),
-            Value::Int(_) | Value::Bool(_) => None,
+            Value::Int(_) | Value::Bool(_) | Value::Bin(_) => None,
         },
         StickKeyType::Integer => match v {
             Value::Int(i) => Some((*i as u32).to_be_bytes().to_vec()),
@@ -239,13 +240,14 @@ pub fn key_for(kind: StickKeyType, key_size: u32, v: &Value) -> Option<Vec<u8>> 
                 .parse::<i64>()
                 .ok()
                 .map(|i| (i as u32).to_be_bytes().to_vec()),
+            Value::Bin(_) => None,
         },
         StickKeyType::String => {
             let mut t = match v {
-                Value::Ip(ip) => ip.to_canonical().to_string(),
-                other => other.to_text(),
-            }
-            .into_bytes();
+                Value::Ip(ip) => ip.to_canonical().to_string().into_bytes(),
+                Value::Bin(b) => b.clone(),
+                other => other.to_text().into_bytes(),
+            };
             // The key holds the string and its NUL terminator.
             t.truncate(size.saturating_sub(1));
             Some(t)
@@ -257,6 +259,7 @@ pub fn key_for(kind: StickKeyType, key_size: u32, v: &Value) -> Option<Vec<u8>> 
                     IpAddr::V6(a) => a.octets().to_vec(),
                 },
                 Value::Int(i) => i.to_be_bytes().to_vec(),
+                Value::Bin(b) => b.clone(),
                 other => other.to_text().into_bytes(),
             };
             b.resize(size, 0);
