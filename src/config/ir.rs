@@ -54,6 +54,38 @@ pub struct Global {
     pub logs: Vec<LogTarget>,
     pub quiet: bool,
     pub zero_warning: bool,
+    /// `stats socket` lines: the runtime API (engine::cli).
+    pub stats_sockets: Vec<StatsSocket>,
+    /// `stats timeout`: the CLI's idle timeout (HAProxy's default: 10s).
+    pub stats_timeout_ms: u32,
+}
+
+/// One `stats socket` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatsSocket {
+    pub addr: StatsSocketAddr,
+    /// `mode` (octal), applied to a UNIX socket.
+    pub mode: Option<u32>,
+    pub level: CliLevel,
+    /// `uid`/`user`, `gid`/`group`: the UNIX socket's owner.
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsSocketAddr {
+    Unix(PathBuf),
+    Tcp(std::net::SocketAddr),
+}
+
+/// The CLI's access level (`level`, manual 5.1): `user` is read-only, `operator` adds
+/// non-sensitive changes, `admin` everything; the default is `operator` (checked with
+/// HAProxy 2.6's `show cli level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CliLevel {
+    User,
+    Operator,
+    Admin,
 }
 
 /// A user or group as written and resolved to a numeric id at load time.

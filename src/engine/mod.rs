@@ -12,6 +12,7 @@
 //! stick-table persistence, request queues).
 
 pub mod accesslog;
+pub mod cli;
 pub mod conn;
 pub mod health;
 pub mod http;
@@ -275,6 +276,7 @@ pub async fn start_with(config: Arc<Config>, quiet: bool) -> anyhow::Result<Runn
         tasks.push(tokio::spawn(listener::accept_loop(l, state.clone())));
     }
     tasks.extend(health::spawn_all(&state));
+    tasks.extend(cli::spawn_all(&state)?);
     tasks.push(tokio::spawn(soft_stop_manager(state.clone())));
     Ok(RunningEngine {
         state,

@@ -2,7 +2,7 @@
 
 use super::super::address::{self, LogTarget as Target};
 use super::super::diag::{Diagnostic, Location, Severity};
-use super::super::ir::{Account, LogTarget, Password, TlsDefaults, TlsVersion, User};
+use super::super::ir::{Account, CliLevel, StatsSocket, StatsSocketAddr, LogTarget, Password, TlsDefaults, TlsVersion, User};
 use super::super::keywords::Keyword;
 use super::super::lexer::Word;
 use super::super::loader::{unsupported, with_col};
@@ -26,6 +26,8 @@ pub struct GlobalDraft {
     pub ssl_server_verify_required: Option<bool>,
     pub logs: Vec<LogTarget>,
     pub quiet: bool,
+    pub stats_sockets: Vec<StatsSocket>,
+    pub stats_timeout_ms: Option<u32>,
 }
 
 const FACILITIES: &[&str] = &[
@@ -49,6 +51,17 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             ctx.global.maxconn = Some(values::atoi(&a1).clamp(0, u32::MAX as i64) as u32);
         }
         "daemon" => ctx.global.daemon = true,
+        "stats timeout" => {
+            let v = arg(words, 2).to_string();
+            match values::parse_duration(&v, 1) {
+                Ok(d) if !v.is_empty() => ctx.global.stats_timeout_ms = Some(d.ms),
+                _ => {
+                    let bad = v.chars().find(|c| !c.is_ascii_digit()).map(String::from).unwrap_or_else(|| "\n".into());
+                    ctx.fatal(&kw_loc, "bad-value", format!("'stats timeout' : unexpected character '{bad}'"));
+                }
+            }
+        }
+        "stats socket" => parse_stats_socket(ctx, words, &kw_loc),
         "quiet" => {
             ctx.global.quiet = true;
             if ctx.quiet_from.is_none() {
@@ -356,4 +369,67 @@ pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word],
         }
         other => ctx.push(unsupported(&kw_loc, other)),
     }
+}
+
+/// `stats socket <path|[ipv4@|ipv6@]ip:port> [mode M] [level L] [uid|gid|user|group X]`.
+fn parse_stats_socket(ctx: &mut Ctx, words: &[Word], kw_loc: &Location) {
+    let target = arg(words, 2).to_string();
+    if target.is_empty() {
+        return ctx.fatal(kw_loc, "missing-argument", "'stats socket' in global section expects an address or a path to a UNIX socket");
+    }
+    let addr = if let Some(p) = target.strip_prefix("unix@") {
+        StatsSocketAddr::Unix(p.into())
+    } else if target.starts_with('/') || target.starts_with('.') {
+        StatsSocketAddr::Unix(target.clone().into())
+    } else {
+        let t = target.trim_start_matches("ipv4@").trim_start_matches("ipv6@");
+        let t = t.strip_prefix('*').map(|r| format!("0.0.0.0{r}")).unwrap_or_else(|| t.to_string());
+        let t = if t.starts_with(':') { format!("0.0.0.0{t}") } else { t };
+        match t.parse::<std::net::SocketAddr>() {
+            Ok(sa) => StatsSocketAddr::Tcp(sa),
+            Err(_) => {
+                return ctx.push(unsupported(kw_loc, &format!("stats socket {target}")));
+            }
+        }
+    };
+    let mut sock = StatsSocket { addr, mode: None, level: CliLevel::Operator, uid: None, gid: None };
+    let mut i = 3;
+    while i < words.len() {
+        let k = arg(words, i).to_string();
+        let v = arg(words, i + 1).to_string();
+        match k.as_str() {
+            "mode" => match u32::from_str_radix(&v, 8) {
+                Ok(m) if !v.is_empty() => sock.mode = Some(m),
+                _ => return ctx.fatal(kw_loc, "bad-value", format!("'stats socket' : ''mode' : missing or invalid mode '{v}' (octal integer expected)'")),
+            },
+            "level" => {
+                sock.level = match v.as_str() {
+                    "user" => CliLevel::User,
+                    "operator" => CliLevel::Operator,
+                    "admin" => CliLevel::Admin,
+                    _ => return ctx.fatal(kw_loc, "bad-value", format!("'stats socket' : ''level' only supports 'user', 'operator', and 'admin' (got '{v}')'")),
+                }
+            }
+            "uid" | "gid" => {
+                if v.is_empty() {
+                    return ctx.fatal(kw_loc, "missing-argument", format!("'stats socket' : ''{k}' : missing {k} id'"));
+                }
+                let id = values::atoi(&v).clamp(0, u32::MAX as i64) as u32;
+                if k == "uid" { sock.uid = Some(id) } else { sock.gid = Some(id) }
+            }
+            "user" | "group" => {
+                let is_user = k == "user";
+                match lookup_account(&v, is_user) {
+                    Some(id) => if is_user { sock.uid = Some(id) } else { sock.gid = Some(id) },
+                    None => return ctx.fatal(kw_loc, "unknown-account", format!("'stats socket' : ''{k}' : unknown {k} name '{v}''")),
+                }
+            }
+            _ => {
+                // expose-fd, accept-proxy, ssl, process... : valid in HAProxy, not run here.
+                return ctx.push(unsupported(kw_loc, &format!("stats socket {k}")));
+            }
+        }
+        i += 2;
+    }
+    ctx.global.stats_sockets.push(sock);
 }

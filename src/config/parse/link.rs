@@ -400,6 +400,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             logs: global.logs.clone(),
             quiet: global.quiet,
             zero_warning: ctx.zero_warning,
+            stats_sockets: global.stats_sockets.clone(),
+            stats_timeout_ms: global.stats_timeout_ms.unwrap_or(10_000),
         },
         frontends,
         backends,

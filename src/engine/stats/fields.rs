@@ -414,6 +414,16 @@ fn modules(row: &mut Row, tls_fe: bool) {
     }
 }
 
+/// The first user proxy's id: 1, or 2 with a `stats socket` (HAProxy's CLI proxy, GLOBAL,
+/// takes id 1; checked with HAProxy 2.6.12).
+pub fn first_iid(state: &EngineState) -> usize {
+    if state.config.global.stats_sockets.is_empty() {
+        1
+    } else {
+        2
+    }
+}
+
 /// The 1-based proxy ids (`iid`) HAProxy assigns in declaration order, and the order in
 /// which the stats list the proxies: `(frontend index, backend index)` per proxy, both set
 /// for a `listen` section.

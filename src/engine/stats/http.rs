@@ -233,7 +233,7 @@ fn in_scope(name: &str, scope: &Option<String>) -> bool {
 }
 
 /// The process facts shown at the top of the HTML page.
-fn proc_info(state: &EngineState) -> ProcInfo {
+pub fn proc_info(state: &EngineState) -> ProcInfo {
     let c = &state.stats;
     let (nbthread, tasks, run_queue) = match tokio::runtime::Handle::try_current() {
         Ok(h) => {
@@ -274,7 +274,7 @@ fn proc_info(state: &EngineState) -> ProcInfo {
 }
 
 /// The release date in the `-v` line (`HAProxy version X DATE - ...`).
-fn release_date() -> String {
+pub fn release_date() -> String {
     crate::version_line()
         .split_whitespace()
         .nth(3)
@@ -380,7 +380,7 @@ pub fn page(state: &EngineState, stats: &Stats, req: &StatsReq) -> String {
         Format::JsonSchema => {}
     };
     for (iid, (fi, bi)) in fields::proxies(state).into_iter().enumerate() {
-        let iid = u32::try_from(iid + 1).unwrap_or(u32::MAX);
+        let iid = u32::try_from(iid + fields::first_iid(state)).unwrap_or(u32::MAX);
         let fe = fi.and_then(|i| state.config.frontends.get(i));
         let be = bi.and_then(|i| state.config.backends.get(i));
         let name = fe

@@ -1,0 +1,425 @@
+//! The runtime API (`stats socket`): HAProxy's CLI on a UNIX or TCP socket.
+//!
+//! One command line per connection in the default, non-interactive mode: the line is split
+//! on `;`, each command is answered (its output followed by an empty line), then the
+//! connection is closed. `prompt` switches to interactive mode (`> ` before each line, the
+//! connection stays open until `quit` or the `stats timeout` idle timeout).
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+use crate::config::ir::{CliLevel, StatsSocket, StatsSocketAddr};
+use crate::engine::state::EngineState;
+use crate::engine::stats::{fields, http as stats_http};
+
+/// The commands we implement, in HAProxy 2.6's `help` wording and order, with the level
+/// each needs to be listed and run.
+const COMMANDS: &[(&str, CliLevel)] = &[
+    ("  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)\n", CliLevel::Admin),
+    ("  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)\n", CliLevel::Admin),
+    ("  get weight <bk>/<srv>                   : report a server's current weight\n", CliLevel::User),
+    ("  operator                                : lower the level of the current CLI session to operator\n", CliLevel::Operator),
+    ("  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl\n", CliLevel::Admin),
+    ("  show backend                            : list backends in the current running config\n", CliLevel::User),
+    ("  show cli level                          : display the level of the current CLI session\n", CliLevel::User),
+    ("  show info [desc|json|typed|float]*      : report information about the running process\n", CliLevel::User),
+    ("  show servers state [<backend>]          : dump volatile server information (all or for a single backend)\n", CliLevel::User),
+    ("  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server\n", CliLevel::User),
+    ("  user                                    : lower the level of the current CLI session to user\n", CliLevel::User),
+    ("  help [<command>]                        : list matching or all commands\n", CliLevel::User),
+    ("  prompt                                  : toggle interactive mode with prompt\n", CliLevel::User),
+    ("  quit                                    : disconnect\n", CliLevel::User),
+];
+
+const DENIED: &str = "Permission denied\n";
+
+/// Binds every `stats socket` and spawns its accept loop.
+pub fn spawn_all(state: &Arc<EngineState>) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    for sock in &state.config.global.stats_sockets {
+        match &sock.addr {
+            StatsSocketAddr::Unix(path) => {
+                // HAProxy replaces a stale socket file.
+                let _ = std::fs::remove_file(path);
+                let l = tokio::net::UnixListener::bind(path).map_err(|e| {
+                    anyhow::anyhow!("Starting proxy GLOBAL: cannot bind UNIX socket ({e}) [{}]", path.display())
+                })?;
+                apply_owner(path, sock)?;
+                let (st, s) = (state.clone(), sock.clone());
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let Ok((conn, _)) = l.accept().await else {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        };
+                        tokio::spawn(session(conn, st.clone(), s.level));
+                    }
+                }));
+            }
+            StatsSocketAddr::Tcp(sa) => {
+                let std = std::net::TcpListener::bind(sa)
+                    .map_err(|e| anyhow::anyhow!("Starting proxy GLOBAL: cannot bind socket ({e}) [{sa}]"))?;
+                std.set_nonblocking(true)?;
+                let l = tokio::net::TcpListener::from_std(std)?;
+                let (st, s) = (state.clone(), sock.clone());
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let Ok((conn, _)) = l.accept().await else {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        };
+                        tokio::spawn(session(conn, st.clone(), s.level));
+                    }
+                }));
+            }
+        }
+    }
+    Ok(tasks)
+}
+
+fn apply_owner(path: &std::path::Path, sock: &StatsSocket) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(mode) = sock.mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    if sock.uid.is_some() || sock.gid.is_some() {
+        std::os::unix::fs::chown(path, sock.uid, sock.gid)
+            .map_err(|e| anyhow::anyhow!("cannot change UNIX socket ownership [{}]: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(conn: S, state: Arc<EngineState>, level: CliLevel) {
+    let idle = Duration::from_millis(u64::from(state.config.global.stats_timeout_ms.max(1)));
+    let (rd, mut wr) = tokio::io::split(conn);
+    let mut rd = BufReader::new(rd);
+    let mut level = level;
+    let mut prompt = false;
+    loop {
+        let mut line = String::new();
+        match tokio::time::timeout(idle, rd.read_line(&mut line)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => break,
+        }
+        let line = line.trim_end_matches(['\n', '\r']);
+        let mut out = String::new();
+        let mut quit = false;
+        for cmd in line.split(';') {
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            if words.is_empty() {
+                continue;
+            }
+            match words.as_slice() {
+                ["prompt"] => {
+                    prompt = !prompt;
+                    continue;
+                }
+                ["quit"] => {
+                    quit = true;
+                    break;
+                }
+                _ => {}
+            }
+            out.push_str(&run(&state, &mut level, &words));
+            out.push('\n');
+        }
+        if prompt && !quit {
+            out.push_str("> ");
+        }
+        if wr.write_all(out.as_bytes()).await.is_err() || quit || !prompt {
+            break;
+        }
+    }
+    let _ = wr.shutdown().await;
+}
+
+/// One command's answer (without the trailing empty line).
+pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
+    let need = |l: CliLevel| *level >= l;
+    match w {
+        ["help", ..] => help(*level, "The following commands are valid at this level:\n"),
+        ["operator"] => {
+            if need(CliLevel::Operator) {
+                *level = CliLevel::Operator;
+            }
+            String::new()
+        }
+        ["user"] => {
+            *level = CliLevel::User;
+            String::new()
+        }
+        ["show", "cli", "level"] => {
+            format!("{}\n", match level {
+                CliLevel::User => "user",
+                CliLevel::Operator => "operator",
+                CliLevel::Admin => "admin",
+            })
+        }
+        ["show", "info"] => show_info(state),
+        ["show", "stat"] => show_stat(state),
+        ["show", "backend"] => {
+            let mut s = String::from("# name\n");
+            for be in &state.config.backends {
+                s.push_str(&be.name);
+                s.push('\n');
+            }
+            s
+        }
+        ["show", "servers", "state", rest @ ..] => servers_state(state, rest.first().copied()),
+        ["get", "weight", target, ..] => match server(state, target) {
+            Err(e) => e.to_string(),
+            Ok((bi, si)) => {
+                let w = state.config.backends[bi].servers[si].weight;
+                format!("{w} (initial {w})\n")
+            }
+        },
+        ["get", "weight"] => "Require 'backend/server'.\n".into(),
+        ["disable", "server", rest @ ..] | ["enable", "server", rest @ ..] => {
+            if !need(CliLevel::Admin) {
+                return DENIED.into();
+            }
+            let Some(target) = rest.first() else { return "Require 'backend/server'.\n".into() };
+            match server(state, target) {
+                Err(e) => e.to_string(),
+                Ok((bi, si)) => {
+                    set_state(state, bi, si, if w[0] == "disable" { "maint" } else { "ready" });
+                    String::new()
+                }
+            }
+        }
+        ["set", "server", rest @ ..] => {
+            if !need(CliLevel::Admin) {
+                return DENIED.into();
+            }
+            let Some(target) = rest.first() else { return "Require 'backend/server'.\n".into() };
+            let (bi, si) = match server(state, target) {
+                Err(e) => return e.to_string(),
+                Ok(x) => x,
+            };
+            match &rest[1..] {
+                ["state", st, ..] if matches!(*st, "ready" | "drain" | "maint") => {
+                    set_state(state, bi, si, st);
+                    String::new()
+                }
+                ["state", ..] => "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into(),
+                _ => unknown(*level),
+            }
+        }
+        _ => unknown(*level),
+    }
+}
+
+fn unknown(level: CliLevel) -> String {
+    help(level, "Unknown command, but maybe one of the following ones is a better match:\n")
+}
+
+fn help(level: CliLevel, head: &str) -> String {
+    let mut s = String::from(head);
+    for (line, l) in COMMANDS {
+        if level >= *l {
+            s.push_str(line);
+        }
+    }
+    s
+}
+
+/// `be/srv` to indices, with HAProxy's messages.
+fn server(state: &EngineState, target: &str) -> Result<(usize, usize), &'static str> {
+    let Some((b, s)) = target.split_once('/') else { return Err("Require 'backend/server'.\n") };
+    let bi = state.backend_index(b).ok_or("No such backend.\n")?;
+    let si = state.config.backends[bi].servers.iter().position(|x| x.name == s).ok_or("No such server.\n")?;
+    Ok((bi, si))
+}
+
+fn set_state(state: &EngineState, bi: usize, si: usize, st: &str) {
+    let Some(srv) = state.server(bi, si) else { return };
+    match st {
+        "maint" => srv.set_maint(true),
+        "drain" => {
+            srv.set_maint(false);
+            srv.set_nolb(true);
+        }
+        _ => {
+            srv.set_maint(false);
+            srv.set_nolb(false);
+        }
+    }
+    crate::engine::stats::observe_server(state, bi, si);
+}
+
+fn show_stat(state: &EngineState) -> String {
+    let stats = crate::config::ir::Stats {
+        uri: String::new(),
+        realm: None,
+        auth: Vec::new(),
+        refresh_ms: None,
+        hide_version: false,
+    };
+    let req = stats_http::StatsReq {
+        format: stats_http::Format::Csv,
+        hide_down: false,
+        hide_maint: false,
+        no_refresh: true,
+        scope: None,
+        st: None,
+    };
+    stats_http::page(state, &stats, &req)
+}
+
+fn servers_state(state: &EngineState, only: Option<&str>) -> String {
+    let mut s = String::from("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n");
+    if let Some(name) = only {
+        if state.backend_index(name).is_none() {
+            return "Can't find backend.\n".into();
+        }
+    }
+    for (iid, (_, bi)) in fields::proxies(state).into_iter().enumerate() {
+        let Some(bi) = bi else { continue };
+        let be = &state.config.backends[bi];
+        if only.is_some_and(|n| n != be.name) {
+            continue;
+        }
+        for (si, srv) in be.servers.iter().enumerate() {
+            let Some(st) = state.server(bi, si) else { continue };
+            let maint = st.is_maint();
+            // SRV_ST_STOPPED 0, STARTING 1, RUNNING 2; SRV_ADMF_FMAINT 0x01, CMAINT 0x04
+            // (config `disabled`), FDRAIN 0x08.
+            let op = if maint || !st.is_up() { 0 } else { 2 };
+            let mut admin = 0;
+            if maint {
+                admin |= if srv.disabled { 0x04 } else { 0x01 };
+            }
+            if st.is_nolb() && !maint {
+                admin |= 0x08;
+            }
+            let addr = srv.resolved.map(|a| a.ip().to_string()).unwrap_or_else(|| "-".into());
+            let port = srv.resolved.map(|a| a.port()).unwrap_or(0);
+            let (cs, cr, ch, cst) = if srv.check {
+                (6, 3, if st.is_up() { srv.rise + srv.fall - 1 } else { 0 }, 6)
+            } else {
+                (1, 0, if op == 2 { srv.rise } else { 0 }, 0)
+            };
+            let _ = writeln!(
+                s,
+                "{} {} {} {} {} {} {} {} {} 0 {} {} {} {} 0 0 0 - {} - 0 {} - - 0",
+                iid + fields::first_iid(state),
+                be.name,
+                srv.id,
+                srv.name,
+                addr,
+                op,
+                admin,
+                srv.weight,
+                srv.weight,
+                cs,
+                cr,
+                ch,
+                cst,
+                port,
+                srv.check_port.unwrap_or(0),
+            );
+        }
+    }
+    s
+}
+
+/// `show info`: HAProxy 2.6's fields in its order; what we do not track has HAProxy's
+/// neutral value.
+fn show_info(state: &EngineState) -> String {
+    let p = stats_http::proc_info(state);
+    let c = &state.stats;
+    let ver = crate::VERSION_FOR_SCRIPTS;
+    let up = p.uptime_s;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let node = nix_hostname();
+    let sum = |g: fn(&crate::engine::stats::counters::FeCounters) -> u64| -> u64 { c.fe.iter().map(g).sum() };
+    let cum_conns = sum(|x| x.cum_conn.load(std::sync::atomic::Ordering::Relaxed));
+    let cum_req = sum(|x| x.cum_req.load(std::sync::atomic::Ordering::Relaxed));
+    let bytes_out = sum(|x| x.bytes_out.load(std::sync::atomic::Ordering::Relaxed));
+    let max_rate = c.fe.iter().map(|x| x.cps_max.load(std::sync::atomic::Ordering::Relaxed)).max().unwrap_or(0);
+    let max_sess = c.fe.iter().map(|x| x.sps_max.load(std::sync::atomic::Ordering::Relaxed)).max().unwrap_or(0);
+    let listeners: usize = state.config.frontends.iter().filter(|f| !f.disabled).map(|f| f.binds.iter().map(|b| b.sockets.len() + b.inherited_fds.len()).sum::<usize>()).sum::<usize>() + state.config.global.stats_sockets.len();
+    let mut s = String::new();
+    let mut f = |k: &str, v: String| {
+        s.push_str(k);
+        s.push_str(": ");
+        s.push_str(&v);
+        s.push('\n');
+    };
+    f("Name", "HAProxy".into());
+    f("Version", ver.into());
+    f("Release_date", stats_http::release_date());
+    f("Nbthread", p.nbthread.to_string());
+    f("Nbproc", "1".into());
+    f("Process_num", "1".into());
+    f("Pid", p.pid.to_string());
+    f("Uptime", format!("{}d {}h{:02}m{:02}s", up / 86400, (up % 86400) / 3600, (up % 3600) / 60, up % 60));
+    f("Uptime_sec", up.to_string());
+    for k in ["Memmax_MB", "PoolAlloc_MB", "PoolUsed_MB", "PoolFailed"] {
+        f(k, "0".into());
+    }
+    f("Ulimit-n", p.ulimit_n.to_string());
+    f("Maxsock", p.maxsock.to_string());
+    f("Maxconn", p.maxconn.to_string());
+    f("Hard_maxconn", p.maxconn.to_string());
+    f("CurrConns", p.cur_conns.to_string());
+    f("CumConns", cum_conns.to_string());
+    f("CumReq", cum_req.to_string());
+    for k in ["MaxSslConns", "CurrSslConns", "CumSslConns", "Maxpipes", "PipesUsed", "PipesFree"] {
+        f(k, "0".into());
+    }
+    f("ConnRate", p.conn_rate.to_string());
+    f("ConnRateLimit", "0".into());
+    f("MaxConnRate", max_rate.to_string());
+    f("SessRate", p.conn_rate.to_string());
+    f("SessRateLimit", "0".into());
+    f("MaxSessRate", max_sess.to_string());
+    for k in [
+        "SslRate", "SslRateLimit", "MaxSslRate", "SslFrontendKeyRate", "SslFrontendMaxKeyRate",
+        "SslFrontendSessionReuse_pct", "SslBackendKeyRate", "SslBackendMaxKeyRate", "SslCacheLookups",
+        "SslCacheMisses", "CompressBpsIn", "CompressBpsOut", "CompressBpsRateLim",
+    ] {
+        f(k, "0".into());
+    }
+    f("Tasks", p.tasks.to_string());
+    f("Run_queue", p.run_queue.to_string());
+    f("Idle_pct", p.idle_pct.to_string());
+    f("node", node);
+    f("Stopping", u8::from(state.stop_level() > crate::engine::state::StopLevel::Running).to_string());
+    // This CLI session is a job too.
+    f("Jobs", (p.cur_conns + listeners + 1).to_string());
+    f("Unstoppable Jobs", "0".into());
+    f("Listeners", listeners.to_string());
+    for k in ["ActivePeers", "ConnectedPeers", "DroppedLogs", "BusyPolling", "FailedResolutions"] {
+        f(k, "0".into());
+    }
+    f("TotalBytesOut", bytes_out.to_string());
+    f("TotalSplicdedBytesOut", "0".into());
+    f("BytesOutRate", p.out_bps.to_string());
+    f("DebugCommandsIssued", "0".into());
+    f("CumRecvLogs", "0".into());
+    f("Build info", ver.into());
+    for k in ["Memmax_bytes", "PoolAlloc_bytes", "PoolUsed_bytes"] {
+        f(k, "0".into());
+    }
+    f("Start_time_sec", now.saturating_sub(up).to_string());
+    f("Tainted", "0".into());
+    s
+}
+
+fn nix_hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
