@@ -412,7 +412,7 @@ fn parse_stats_socket(ctx: &mut Ctx, words: &[Word], kw_loc: &Location) {
             }
             "uid" | "gid" => {
                 if v.is_empty() {
-                    return ctx.fatal(kw_loc, "missing-argument", format!("'stats socket' : ''{k}' : missing {k} id'"));
+                    return ctx.fatal(kw_loc, "missing-argument", format!("'stats socket' : ''{k}' : missing value'"));
                 }
                 let id = values::atoi(&v).clamp(0, u32::MAX as i64) as u32;
                 if k == "uid" { sock.uid = Some(id) } else { sock.gid = Some(id) }
@@ -424,8 +424,24 @@ fn parse_stats_socket(ctx: &mut Ctx, words: &[Word], kw_loc: &Location) {
                     None => return ctx.fatal(kw_loc, "unknown-account", format!("'stats socket' : ''{k}' : unknown {k} name '{v}''")),
                 }
             }
+            "expose-fd" => {
+                if v != "listeners" {
+                    return ctx.fatal(kw_loc, "bad-value", format!("'stats socket' : ''expose-fd' only supports 'listeners' (got '{v}')'"));
+                }
+                // Only lets a new process fetch the listening sockets (`-x`, `_getsocks`);
+                // without such a reload, HAProxy serves the socket the same way.
+                ctx.push(
+                    Diagnostic::parsing(
+                        Severity::Notice,
+                        "accepted-tuning",
+                        kw_loc.clone(),
+                        "'stats socket ... expose-fd listeners' has no effect in haproxide (no seamless reload with -x); accepted and ignored.",
+                    )
+                    .ours(),
+                );
+            }
             _ => {
-                // expose-fd, accept-proxy, ssl, process... : valid in HAProxy, not run here.
+                // accept-proxy, ssl, process... : valid in HAProxy, not run here.
                 return ctx.push(unsupported(kw_loc, &format!("stats socket {k}")));
             }
         }
