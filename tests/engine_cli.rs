@@ -114,6 +114,19 @@ async fn runtime_api() {
     }
     assert!(seen.contains("s1") && seen.contains("s2"), "{seen:?}");
 
+    // Runtime weights (HAProxy's answers and `server_parse_weight_change_request()` rules).
+    assert_eq!(cli(&admin, "set server be/s2 weight 50%;get weight be/s2").await, "\n2 (initial 5)\n\n");
+    assert_eq!(cli(&admin, "set server be/s2 weight 300").await, "Absolute weight can only be between 0 and 256 inclusive.\n\n");
+    assert_eq!(cli(&admin, "set server be/s2 weight abc").await, "Empty weight string empty or preceded by garbage\n");
+    assert_eq!(cli(&user, "set server be/s2 weight 1").await, "Permission denied\n\n");
+    // Weight 0: no new traffic for s2.
+    assert_eq!(cli(&admin, "set weight be/s2 0").await, "\n");
+    for _ in 0..4 {
+        assert_eq!(hello(fe).await, "s1");
+    }
+    let st = cli(&admin, "show servers state").await;
+    assert!(st.lines().nth(3).unwrap().starts_with("3 be 2 s2 127.0.0.1 2 0 0 5 "), "{st}");
+
     eng.hard_stop();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,6 +23,7 @@ const COMMANDS: &[(&str, CliLevel)] = &[
     ("  get weight <bk>/<srv>                   : report a server's current weight\n", CliLevel::User),
     ("  operator                                : lower the level of the current CLI session to operator\n", CliLevel::Operator),
     ("  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl\n", CliLevel::Admin),
+    ("  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)\n", CliLevel::Admin),
     ("  show backend                            : list backends in the current running config\n", CliLevel::User),
     ("  show cli level                          : display the level of the current CLI session\n", CliLevel::User),
     ("  show info [desc|json|typed|float]*      : report information about the running process\n", CliLevel::User),
@@ -173,7 +174,8 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
             Err(e) => e.to_string(),
             Ok((bi, si)) => {
                 let w = state.config.backends[bi].servers[si].weight;
-                format!("{w} (initial {w})\n")
+                let cur = state.server(bi, si).map_or(w, |st| st.uweight(w));
+                format!("{cur} (initial {w})\n")
             }
         },
         ["get", "weight"] => "Require 'backend/server'.\n".into(),
@@ -205,10 +207,73 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
                     String::new()
                 }
                 ["state", ..] => "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into(),
-                _ => unknown(*level),
+                ["weight", rest @ ..] => set_weight(state, bi, si, rest.first().copied()),
+                _ => SET_SERVER_USAGE.into(),
+            }
+        }
+        ["set", "weight", rest @ ..] => {
+            if !need(CliLevel::Admin) {
+                return DENIED.into();
+            }
+            let Some(target) = rest.first() else { return "Require 'backend/server'.\n".into() };
+            match server(state, target) {
+                Err(e) => e.to_string(),
+                Ok((bi, si)) => set_weight(state, bi, si, rest.get(1).copied()),
             }
         }
         _ => unknown(*level),
+    }
+}
+
+const SET_SERVER_USAGE: &str = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n";
+
+/// `server_parse_weight_change_request()`: `N` (0..256) or `N%` of the initial weight.
+fn set_weight(state: &EngineState, bi: usize, si: usize, arg: Option<&str>) -> String {
+    let Some(arg) = arg.filter(|a| !a.is_empty()) else { return "Require <weight> or <weight%>.\n".into() };
+    let be = &state.config.backends[bi];
+    let initial = be.servers[si].weight;
+    let digits = arg.strip_prefix(['-', '+']).unwrap_or(arg);
+    let n_len = digits.bytes().take_while(u8::is_ascii_digit).count();
+    if n_len == 0 {
+        // HAProxy's message has no final newline of its own.
+        return "Empty weight string empty or preceded by garbage".into();
+    }
+    let sign_len = arg.len() - digits.len();
+    let w: i64 = arg[..sign_len + n_len].parse().unwrap_or(i64::MAX);
+    let rest = &digits[n_len..];
+    let w = match rest {
+        "%" => {
+            if w < 0 {
+                return "Relative weight must be positive.\n".into();
+            }
+            (i64::from(initial) * w / 100).min(256)
+        }
+        "" => {
+            if !(0..=256).contains(&w) {
+                return "Absolute weight can only be between 0 and 256 inclusive.\n".into();
+            }
+            w
+        }
+        _ => return "Trailing garbage in weight string".into(),
+    };
+    let w = u32::try_from(w).unwrap_or(0);
+    if w != 0 && w != initial && !dynamic_lb(be) {
+        return "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n".into();
+    }
+    if let Some(st) = state.server(bi, si) {
+        st.set_uweight(w);
+    }
+    crate::engine::stats::observe_server(state, bi, si);
+    String::new()
+}
+
+/// HAProxy's `BE_LB_PROP_DYN`: the algorithms that take weight changes at run time.
+fn dynamic_lb(be: &crate::config::ir::Backend) -> bool {
+    use crate::config::ir::{Balance, HashMethod};
+    match be.balance {
+        Balance::RoundRobin | Balance::LeastConn | Balance::First | Balance::Random { .. } => true,
+        Balance::StaticRr => false,
+        _ => be.hash_type.method == HashMethod::Consistent,
     }
 }
 
@@ -297,6 +362,9 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
             }
             let addr = srv.resolved.map(|a| a.ip().to_string()).unwrap_or_else(|| "-".into());
             let port = srv.resolved.map(|a| a.port()).unwrap_or(0);
+            let since = state.stats.server(bi, si).map_or(0, |c| {
+                state.stats.now_s().saturating_sub(c.trans.last_change.load(std::sync::atomic::Ordering::Relaxed))
+            });
             let (cs, cr, ch, cst) = if srv.check {
                 (6, 3, if st.is_up() { srv.rise + srv.fall - 1 } else { 0 }, 6)
             } else {
@@ -304,7 +372,7 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
             };
             let _ = writeln!(
                 s,
-                "{} {} {} {} {} {} {} {} {} 0 {} {} {} {} 0 0 0 - {} - 0 {} - - 0",
+                "{} {} {} {} {} {} {} {} {} {} {} {} {} {} 0 0 0 - {} - 0 {} - - 0",
                 iid + fields::first_iid(state),
                 be.name,
                 srv.id,
@@ -312,8 +380,9 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
                 addr,
                 op,
                 admin,
+                st.uweight(srv.weight),
                 srv.weight,
-                srv.weight,
+                since,
                 cs,
                 cr,
                 ch,

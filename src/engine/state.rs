@@ -57,6 +57,9 @@ pub struct ServerState {
     /// Bumped to close every established session of this server (`on-marked-down
     /// shutdown-sessions`, `on-marked-up shutdown-backup-sessions`).
     kill: watch::Sender<u64>,
+    /// The user weight set at run time (`set server ... weight`); `u32::MAX`: the
+    /// configured one.
+    weight_rt: AtomicU32,
     /// Connections currently established to this server (TCP tunnels, HTTP server conns).
     pub cur_conns: AtomicU32,
     /// Connections ever established to this server.
@@ -97,6 +100,7 @@ impl ServerState {
             slowstart_s: AtomicU32::new(0),
             warm_since: AtomicU64::new(0),
             kill: watch::channel(0).0,
+            weight_rt: AtomicU32::new(u32::MAX),
             cur_conns: AtomicU32::new(0),
             total_conns: AtomicU64::new(0),
             failed_conns: AtomicU64::new(0),
@@ -248,6 +252,19 @@ impl ServerState {
 
     pub fn is_maint(&self) -> bool {
         self.maint.load(Ordering::Acquire)
+    }
+
+    /// The current user weight (HAProxy's `uweight`): the runtime one, else `configured`.
+    pub fn uweight(&self, configured: u32) -> u32 {
+        match self.weight_rt.load(Ordering::Acquire) {
+            u32::MAX => configured,
+            w => w,
+        }
+    }
+
+    /// `set server <b>/<s> weight`: the balancer picks it up at the next pick.
+    pub fn set_uweight(&self, w: u32) {
+        self.weight_rt.store(w.min(u32::MAX - 1), Ordering::Release);
     }
 
     pub fn set_maint(&self, maint: bool) {
@@ -716,7 +733,7 @@ fn sync_balancer(be: &Backend, bs: &BackendState, lb: &mut Balancer) {
         } else {
             WEIGHT_STEPS
         };
-        let weight = balancer_weight(s.weight, step, bs.weight_scale);
+        let weight = balancer_weight(st.uweight(s.weight), step, bs.weight_scale);
         let (slot_usable, slot_weight) = (slot.usable, slot.weight);
         if slot_weight != weight {
             lb.set_weight(i, weight);

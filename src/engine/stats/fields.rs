@@ -625,7 +625,7 @@ pub fn srv_view(state: &EngineState, be: &Backend, bi: usize, si: usize) -> Opti
         health,
         rise,
         fall,
-        eweight: eweight(srv.weight, st.weight_step()),
+        eweight: eweight(st.uweight(srv.weight), st.weight_step()),
         status,
     })
 }
@@ -677,7 +677,7 @@ pub fn srv_row(state: &EngineState, bi: usize, si: usize, iid: u32) -> Option<Ro
         now.saturating_sub(c.trans.last_change.load(Relaxed)),
     );
     r.u32(WEIGHT, "MaP", v.eweight);
-    r.u32(UWEIGHT, "MaP", srv.weight);
+    r.u32(UWEIGHT, "MaP", st.uweight(srv.weight));
     r.u32(ACT, "SGP", u32::from(!srv.backup));
     r.u32(BCK, "SGP", u32::from(srv.backup));
     if v.checked {
@@ -754,7 +754,7 @@ pub fn be_weights(state: &EngineState, be: &Backend, bi: usize) -> (u32, u32, u3
         .servers
         .iter()
         .enumerate()
-        .filter_map(|(si, s)| Some((s.backup, srv_view(state, be, bi, si)?, s.weight)))
+        .filter_map(|(si, s)| Some((s.backup, srv_view(state, be, bi, si)?, state.server(bi, si)?.uweight(s.weight))))
         .collect();
     let (mut act, mut bck, mut wact, mut wbck) = (0u32, 0u32, 0u32, 0u32);
     let mut fbck: Option<(u32, u32)> = None;
