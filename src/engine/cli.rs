@@ -108,6 +108,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(conn: S, state: Arc<EngineSt
         let line = line.trim_end_matches(['\n', '\r']);
         let mut out = String::new();
         let mut quit = false;
+        if prompt && line.trim().is_empty() {
+            out.push_str(&help(level, "Unknown command. Please enter one of the following commands only:\n"));
+            out.push('\n');
+        }
         for cmd in line.split(';') {
             let words: Vec<&str> = cmd.split_whitespace().collect();
             if words.is_empty() {
@@ -115,7 +119,9 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(conn: S, state: Arc<EngineSt
             }
             match words.as_slice() {
                 ["prompt"] => {
+                    // Answered like any command: an empty output, then the blank line.
                     prompt = !prompt;
+                    out.push('\n');
                     continue;
                 }
                 ["quit"] => {
@@ -160,7 +166,7 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
             })
         }
         ["show", "info"] => show_info(state),
-        ["show", "stat"] => show_stat(state),
+        ["show", "stat", opts @ ..] if opts.iter().all(|o| matches!(*o, "json" | "typed" | "up" | "no-maint")) => show_stat(state, opts),
         ["show", "backend"] => {
             let mut s = String::from("# name\n");
             for be in &state.config.backends {
@@ -315,7 +321,7 @@ fn set_state(state: &EngineState, bi: usize, si: usize, st: &str) {
     crate::engine::stats::observe_server(state, bi, si);
 }
 
-fn show_stat(state: &EngineState) -> String {
+fn show_stat(state: &EngineState, opts: &[&str]) -> String {
     let stats = crate::config::ir::Stats {
         uri: String::new(),
         realm: None,
@@ -324,9 +330,15 @@ fn show_stat(state: &EngineState) -> String {
         hide_version: false,
     };
     let req = stats_http::StatsReq {
-        format: stats_http::Format::Csv,
-        hide_down: false,
-        hide_maint: false,
+        format: if opts.contains(&"json") {
+            stats_http::Format::Json
+        } else if opts.contains(&"typed") {
+            stats_http::Format::Typed
+        } else {
+            stats_http::Format::Csv
+        },
+        hide_down: opts.contains(&"up"),
+        hide_maint: opts.contains(&"no-maint"),
         no_refresh: true,
         scope: None,
         st: None,
