@@ -78,6 +78,15 @@ async fn runtime_api() {
     let fe_line = stat.lines().find(|l| l.starts_with("fe,FRONTEND,")).unwrap();
     assert_eq!(fe_line.split(',').nth(27), Some("2"));
 
+    // Legends (server address, backend algorithm) from level operator on, as HAProxy.
+    let s1_user = stat.lines().find(|l| l.starts_with("be,s1,")).unwrap().to_string();
+    assert_eq!(s1_user.split(',').nth(73), Some(""));
+    let stat_admin = cli(&admin, "show stat").await;
+    let s1 = stat_admin.lines().find(|l| l.starts_with("be,s1,")).unwrap();
+    assert_eq!(s1.split(',').nth(73), Some(a.addr.to_string().as_str()));
+    let be_line = stat_admin.lines().find(|l| l.starts_with("be,BACKEND,")).unwrap();
+    assert_eq!(be_line.split(',').nth(76), Some("roundrobin"));
+
     // Level user: read-only.
     assert_eq!(cli(&user, "disable server be/s1").await, "Permission denied\n\n");
     assert_eq!(cli(&user, "get weight be/s2").await, "5 (initial 5)\n\n");

@@ -166,7 +166,9 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
             })
         }
         ["show", "info"] => show_info(state),
-        ["show", "stat", opts @ ..] if opts.iter().all(|o| matches!(*o, "json" | "typed" | "up" | "no-maint")) => show_stat(state, opts),
+        ["show", "stat", opts @ ..] if opts.iter().all(|o| matches!(*o, "json" | "typed" | "up" | "no-maint")) => {
+            show_stat(state, opts, *level >= CliLevel::Operator)
+        }
         ["show", "backend"] => {
             let mut s = String::from("# name\n");
             for be in &state.config.backends {
@@ -321,7 +323,7 @@ fn set_state(state: &EngineState, bi: usize, si: usize, st: &str) {
     crate::engine::stats::observe_server(state, bi, si);
 }
 
-fn show_stat(state: &EngineState, opts: &[&str]) -> String {
+fn show_stat(state: &EngineState, opts: &[&str], legends: bool) -> String {
     let stats = crate::config::ir::Stats {
         uri: String::new(),
         realm: None,
@@ -342,6 +344,7 @@ fn show_stat(state: &EngineState, opts: &[&str]) -> String {
         no_refresh: true,
         scope: None,
         st: None,
+        legends,
     };
     stats_http::page(state, &stats, &req)
 }

@@ -276,6 +276,46 @@ pub struct Row {
     pub f: Vec<Option<Field>>,
 }
 
+/// HAProxy's `STAT_SHLGNDS` fields (`stats show-legends`, the CLI at level operator or
+/// admin): a server's address and cookie, a backend's cookie name and algorithm.
+pub fn add_legends(state: &EngineState, row: &mut Row, bi: usize, si: Option<usize>) {
+    const ADDR: usize = 73;
+    const COOKIE: usize = 74;
+    const ALGO: usize = 76;
+    let Some(be) = state.config.backends.get(bi) else { return };
+    match si {
+        Some(si) => {
+            let Some(srv) = be.servers.get(si) else { return };
+            if let Some(a) = srv.resolved {
+                row.str(ADDR, "CGS", a.to_string());
+            }
+            if let Some(c) = &srv.cookie {
+                row.str(COOKIE, "CGS", c.clone());
+            }
+        }
+        None => {
+            if let Some(c) = &be.cookie {
+                row.str(COOKIE, "CGS", c.name.clone());
+            }
+            use crate::config::ir::Balance as B;
+            let algo = match be.balance {
+                B::RoundRobin => "roundrobin",
+                B::StaticRr => "static-rr",
+                B::LeastConn => "leastconn",
+                B::First => "first",
+                B::Source => "source",
+                B::Uri { .. } => "uri",
+                B::UrlParam { .. } => "url_param",
+                B::Hdr { .. } => "hdr",
+                B::Random { .. } => "random",
+                B::RdpCookie { .. } => "rdp-cookie",
+                B::Hash { .. } => "hash",
+            };
+            row.str(ALGO, "CGS", algo);
+        }
+    }
+}
+
 impl Row {
     fn new(kind: Kind) -> Self {
         Row {

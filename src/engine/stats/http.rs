@@ -43,6 +43,8 @@ pub struct StatsReq {
     pub no_refresh: bool,
     pub scope: Option<String>,
     pub st: Option<StCode>,
+    /// Server addresses, cookies and backend algorithms (the CLI at level operator+).
+    pub legends: bool,
 }
 
 /// Where `pat` occurs in `s` at a position leaving at least `window` bytes from it to the
@@ -69,6 +71,7 @@ pub fn parse_options(after: &[u8], refresh: bool) -> StatsReq {
         no_refresh: refresh && find(after, b";norefresh", 10).is_some(),
         scope: None,
         st: None,
+        legends: false,
     };
     if find(after, b";csv", 4).is_some() {
         r.format = Format::Csv;
@@ -408,11 +411,17 @@ pub fn page(state: &EngineState, stats: &Stats, req: &StatsReq) -> String {
                 if hidden(&v, req) {
                     continue;
                 }
-                if let Some(row) = fields::srv_row(state, bi, si, iid) {
+                if let Some(mut row) = fields::srv_row(state, bi, si, iid) {
+                    if req.legends {
+                        fields::add_legends(state, &mut row, bi, Some(si));
+                    }
                     emit(&mut out, &row);
                 }
             }
-            if let Some(row) = fields::be_row(state, bi, iid, hide) {
+            if let Some(mut row) = fields::be_row(state, bi, iid, hide) {
+                if req.legends {
+                    fields::add_legends(state, &mut row, bi, None);
+                }
                 emit(&mut out, &row);
             }
         }
