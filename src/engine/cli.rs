@@ -368,9 +368,14 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
             // SRV_ST_STOPPED 0, STARTING 1, RUNNING 2; SRV_ADMF_FMAINT 0x01, CMAINT 0x04
             // (config `disabled`), FDRAIN 0x08.
             let op = if maint || !st.is_up() { 0 } else { 2 };
+            // FMAINT 0x01 (maintenance), CMAINT 0x04 (`disabled` in the configuration: kept
+            // by `enable server`, as HAProxy does), FDRAIN 0x08.
             let mut admin = 0;
             if maint {
-                admin |= if srv.disabled { 0x04 } else { 0x01 };
+                admin |= 0x01;
+            }
+            if srv.disabled {
+                admin |= 0x04;
             }
             if st.is_nolb() && !maint {
                 admin |= 0x08;
@@ -380,10 +385,16 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
             let since = state.stats.server(bi, si).map_or(0, |c| {
                 state.stats.now_s().saturating_sub(c.trans.last_change.load(std::sync::atomic::Ordering::Relaxed))
             });
-            let (cs, cr, ch, cst) = if srv.check {
-                (6, 3, if st.is_up() { srv.rise + srv.fall - 1 } else { 0 }, 6)
-            } else {
-                (1, 0, if op == 2 { srv.rise } else { 0 }, 0)
+            let (cs, cr, ch, cst) = match fields::srv_view(state, be, bi, si) {
+                Some(v) if srv.check => {
+                    let last = state
+                        .stats
+                        .server(bi, si)
+                        .and_then(|c| c.last_check.lock().ok().and_then(|l| l.as_ref().map(|r| r.status)));
+                    let (cs, cr) = last.map_or((1, 0), check_codes);
+                    (cs, cr, v.health, if srv.disabled { 14 } else { 6 })
+                }
+                _ => (1, 0, if maint || srv.disabled { 0 } else { srv.rise }, if srv.disabled { 8 } else { 0 }),
             };
             let _ = writeln!(
                 s,
@@ -408,6 +419,25 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
         }
     }
     s
+}
+
+/// HAProxy 2.6's `enum healthcheck_status` value and `CHK_RES_*` result of a check.
+fn check_codes(s: crate::engine::health::Status) -> (u32, u32) {
+    use crate::engine::health::Status as S;
+    match s {
+        S::SockErr => (5, 2),
+        S::L4Ok => (6, 3),
+        S::L4Tout => (7, 2),
+        S::L4Con => (8, 2),
+        S::L6Ok => (9, 3),
+        S::L6Tout => (10, 2),
+        S::L6Rsp => (11, 2),
+        S::L7Tout => (12, 2),
+        S::L7Rsp => (13, 2),
+        S::L7OkD => (15, 3),
+        S::L7OkCD => (16, 4),
+        S::L7Sts => (17, 2),
+    }
 }
 
 /// `show info`: HAProxy 2.6's fields in its order; what we do not track has HAProxy's
