@@ -48,10 +48,8 @@ async fn vrtql_like_backend() -> TestServer {
         if peek[..n].starts_with(b"GET /ws") {
             let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else { return };
             while let Some(Ok(m)) = ws.next().await {
-                if m.is_text() || m.is_binary() {
-                    if ws.send(m).await.is_err() {
-                        return;
-                    }
+                if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+                    return;
                 }
             }
         } else {

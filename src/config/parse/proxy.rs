@@ -1154,7 +1154,7 @@ fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 other => return ctx.push(unsupported(&at(loc, words, i), &format!("tcp-check expect {other}"))),
             };
             let pattern = arg(words, i + 1);
-            if kind == super::super::ir::ExpectKind::Binary && (pattern.len() % 2 != 0 || !pattern.bytes().all(|b| b.is_ascii_hexdigit())) {
+            if kind == super::super::ir::ExpectKind::Binary && (!pattern.len().is_multiple_of(2) || !pattern.bytes().all(|b| b.is_ascii_hexdigit())) {
                 return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("'tcp-check expect binary' : invalid hex string '{pattern}'."));
             }
             if let Some(extra) = words.get(i + 2) {

@@ -180,7 +180,7 @@ impl BackendQueue {
     /// usable servers (one that went DOWN and back UP between two ticks).
     fn dispatch_all(&self, be: &Backend, bs: &BackendState) {
         for (i, (s, st)) in be.servers.iter().zip(&bs.servers).enumerate() {
-            if !s.maxconn.is_some_and(|m| m > 0) {
+            if s.maxconn.is_none_or(|m| m == 0) {
                 continue;
             }
             let usable = st.is_usable();
@@ -234,7 +234,7 @@ impl BackendQueue {
                     let (Some(srv), Some(st)) = (be.servers.get(i), bs.servers.get(i)) else {
                         return Acquire::NoServer;
                     };
-                    if !srv.maxconn.is_some_and(|m| m > 0) {
+                    if srv.maxconn.is_none_or(|m| m == 0) {
                         return Acquire::Slot(i, st.conn_guard());
                     }
                     let Some(q) = g.servers.get_mut(i) else {
