@@ -36,11 +36,15 @@
 //! - interim responses (1xx) are relayed to HTTP/1 clients only.
 //!
 //! Memory while idle: an HTTP/1 keep-alive connection keeps no read buffer (released when
-//! empty; reads go through a stack buffer that exists only during a poll) and its task's
-//! future is about 1.4 KiB (debug build; transaction state is boxed per request). An HTTP/2
-//! connection keeps hyper/h2's codec buffers (send buffer capped at 64 KiB). Server
+//! empty; reads go through a stack buffer that exists only during a poll); its session
+//! future (boxed by the listener) is about 1.4 KiB and the transaction state is boxed per
+//! request. After a protocol switch, [`serve_until_tunnel`] returns the tunnel
+//! ([`Continuation`], about 750 bytes) and the session's state is dropped; the server's
+//! 101 head (whose header values share hyper's 8 KiB read buffer) is not kept either. An
+//! HTTP/2 connection keeps hyper/h2's codec buffers (send buffer capped at 64 KiB). Server
 //! connections in the idle pool keep hyper's client read buffer (capped at `tune.bufsize`,
-//! 16 KiB, which is also the largest accepted response head). TLS adds rustls's buffers.
+//! 16 KiB, which is also the largest accepted response head). TLS adds rustls's buffers
+//! (its record deframer keeps 4 KiB per connection).
 //!
 //! Not supported: regular expressions (`-m reg`, `*_reg`, `replace-path`; rejected at load,
 //! [`unsupported_in`] reports what slips through), crypt(3) `password`s in userlists (never
