@@ -97,7 +97,9 @@ pub fn parse_args(argv: &[String]) -> Args {
                 i += 1;
             }
             "-p" | "-S" | "-L" | "-x" | "-n" | "-N" | "-m" | "-C" => {
-                let Some(v) = next else { return usage(a, &format!("{s} requires an argument")) };
+                let Some(v) = next else {
+                    return usage(a, &format!("{s} requires an argument"));
+                };
                 match s {
                     "-p" => a.pidfile = Some(v),
                     "-C" => a.chdir = Some(v),

@@ -19,7 +19,10 @@ pub fn lex_all_lines(data: &[u8]) {
 
 /// Resolves only literal addresses and `localhost`: fuzzed configs name random hosts, and
 /// each system lookup would cost a DNS round trip.
-fn offline_resolver(name: &str, _family: Option<crate::config::address::Family>) -> Option<std::net::IpAddr> {
+fn offline_resolver(
+    name: &str,
+    _family: Option<crate::config::address::Family>,
+) -> Option<std::net::IpAddr> {
     match name {
         "localhost" => Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
         _ => name.parse().ok(),
@@ -29,6 +32,11 @@ fn offline_resolver(name: &str, _family: Option<crate::config::address::Family>)
 /// Loads `data` as a configuration, reporting every error, with no real environment.
 pub fn load_bytes(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let opts = LoadOptions { env: Some(Default::default()), report_all: true, resolver: Some(offline_resolver), ..LoadOptions::default() };
+    let opts = LoadOptions {
+        env: Some(Default::default()),
+        report_all: true,
+        resolver: Some(offline_resolver),
+        ..LoadOptions::default()
+    };
     let _ = load_text("fuzz.cfg", &text, &opts);
 }

@@ -18,13 +18,23 @@ fn main() -> ExitCode {
     let args = parse_args(&argv);
     if let Some(dir) = &args.chdir {
         if let Err(e) = std::env::set_current_dir(dir) {
-            eprintln!("[ALERT]    ({}) : cannot chdir to '{dir}' : {e}", std::process::id());
+            eprintln!(
+                "[ALERT]    ({}) : cannot chdir to '{dir}' : {e}",
+                std::process::id()
+            );
             return ExitCode::from(1);
         }
     }
     match &args.action {
         Action::Usage(why) => {
-            eprintln!("{}{USAGE}", if why.is_empty() { String::new() } else { format!("haproxide: {why}\n") });
+            eprintln!(
+                "{}{USAGE}",
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!("haproxide: {why}\n")
+                }
+            );
             return ExitCode::from(1);
         }
         Action::Version => {
@@ -33,8 +43,18 @@ fn main() -> ExitCode {
         }
         Action::VersionVerbose => {
             println!("{}", haproxide::version_line());
-            println!("Compatible with HAProxy {}", haproxide::config::cond::COMPAT_VERSION);
-            println!("Feature list : {}", haproxide::config::cond::FEATURES.iter().map(|f| format!("+{f}")).collect::<Vec<_>>().join(" "));
+            println!(
+                "Compatible with HAProxy {}",
+                haproxide::config::cond::COMPAT_VERSION
+            );
+            println!(
+                "Feature list : {}",
+                haproxide::config::cond::FEATURES
+                    .iter()
+                    .map(|f| format!("+{f}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
             println!("TLS library : rustls 0.23 (ring)");
             return ExitCode::SUCCESS;
         }
@@ -59,7 +79,9 @@ fn main() -> ExitCode {
         quiet: args.quiet,
         verbose: args.verbose,
         pid: std::process::id(),
-        program: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "haproxide".into()),
+        program: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "haproxide".into()),
     };
     let out = match args.format {
         Format::Haproxy => render_haproxy(&loaded, &flags),
@@ -99,7 +121,11 @@ fn refuse_what_the_engine_cannot_run(loaded: &mut haproxide::config::Loaded) {
     }
     for msg in issues {
         let text = format!("{msg}: valid in HAProxy 2.6 but not supported by haproxide");
-        loaded.diagnostics.push(Diagnostic::plain(Severity::Fatal, "unsupported-keyword", None, text).ours().link());
+        loaded.diagnostics.push(
+            Diagnostic::plain(Severity::Fatal, "unsupported-keyword", None, text)
+                .ours()
+                .link(),
+        );
     }
     loaded.config = None;
 }

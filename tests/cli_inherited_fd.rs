@@ -43,7 +43,8 @@ fn serves_on_an_inherited_listening_socket() {
     while Instant::now() < deadline {
         if let Ok(mut s) = TcpStream::connect(addr) {
             s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-            s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .unwrap();
             let _ = s.read_to_string(&mut answer);
             if answer.contains("inherited") {
                 break;
@@ -53,7 +54,10 @@ fn serves_on_an_inherited_listening_socket() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("inherited"), "{answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.ends_with("inherited"),
+        "{answer}"
+    );
 }
 
 #[test]
@@ -68,5 +72,8 @@ fn check_refuses_a_descriptor_that_is_not_a_socket() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("'bind' : cannot use file descriptor '0' : Socket operation on non-socket."), "{err}");
+    assert!(
+        err.contains("'bind' : cannot use file descriptor '0' : Socket operation on non-socket."),
+        "{err}"
+    );
 }

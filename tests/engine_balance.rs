@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
-use haproxide::balance::{keys, Algorithm, Balancer, HashConfig, HashFunction, HashType, ServerSlot};
+use haproxide::balance::{
+    keys, Algorithm, Balancer, HashConfig, HashFunction, HashType, ServerSlot,
+};
 use haproxide::engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -19,7 +21,9 @@ use tokio_tungstenite::tungstenite::Message;
 /// A WebSocket backend that says its name first, then echoes.
 async fn named_ws(name: &'static str) -> TestServer {
     serve(move |s: TcpStream| async move {
-        let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else { return };
+        let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else {
+            return;
+        };
         let _ = ws.send(Message::Text(name.to_string())).await;
         while let Some(Ok(m)) = ws.next().await {
             if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
@@ -40,7 +44,11 @@ fn with_backends(text: &str, servers: &[SocketAddr]) -> String {
 
 #[tokio::test]
 async fn roundrobin_spreads_websockets_over_three_servers_in_order() {
-    let (a, b, c) = (named_ws("vrtql1").await, named_ws("vrtql2").await, named_ws("vrtql3").await);
+    let (a, b, c) = (
+        named_ws("vrtql1").await,
+        named_ws("vrtql2").await,
+        named_ws("vrtql3").await,
+    );
     let text = with_backends(
         "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  timeout tunnel 1h\n\
          frontend fe\n  bind 127.0.0.1:1\n  default_backend ws\n\
@@ -53,15 +61,28 @@ async fn roundrobin_spreads_websockets_over_three_servers_in_order() {
     let mut open = Vec::new();
     for _ in 0..6 {
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let (mut ws, _) = tokio_tungstenite::client_async("ws://a.test/", tcp).await.unwrap();
-        let first = tokio::time::timeout(Duration::from_secs(3), ws.next()).await.unwrap().unwrap().unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async("ws://a.test/", tcp)
+            .await
+            .unwrap();
+        let first = tokio::time::timeout(Duration::from_secs(3), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         names.push(first.into_text().unwrap().to_string());
         open.push(ws); // tunnels stay open: long-lived, as WebSockets are
     }
-    assert_eq!(names, ["vrtql1", "vrtql2", "vrtql3", "vrtql1", "vrtql2", "vrtql3"]);
+    assert_eq!(
+        names,
+        ["vrtql1", "vrtql2", "vrtql3", "vrtql1", "vrtql2", "vrtql3"]
+    );
     for ws in &mut open {
         ws.send(Message::Text("ping".into())).await.unwrap();
-        let echo = tokio::time::timeout(Duration::from_secs(3), ws.next()).await.unwrap().unwrap().unwrap();
+        let echo = tokio::time::timeout(Duration::from_secs(3), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert_eq!(echo, Message::Text("ping".into()));
     }
 }
@@ -72,7 +93,10 @@ async fn named_http(name: &'static str) -> TestServer {
         let mut buf = vec![0u8; 4096];
         let _ = s.read(&mut buf).await;
         let body = name.as_bytes();
-        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
         let _ = s.write_all(head.as_bytes()).await;
         let _ = s.write_all(body).await;
     })
@@ -83,7 +107,9 @@ async fn get_from(src: Ipv4Addr, proxy: SocketAddr) -> String {
     let sock = TcpSocket::new_v4().unwrap();
     sock.bind(SocketAddr::new(IpAddr::V4(src), 0)).unwrap();
     let mut s = sock.connect(proxy).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n").await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await;
     let text = String::from_utf8_lossy(&out).to_string();
@@ -92,7 +118,11 @@ async fn get_from(src: Ipv4Addr, proxy: SocketAddr) -> String {
 
 async fn source_affinity(hash_type: &str, hash: HashConfig) {
     let names = ["s1", "s2", "s3"];
-    let (a, b, c) = (named_http("s1").await, named_http("s2").await, named_http("s3").await);
+    let (a, b, c) = (
+        named_http("s1").await,
+        named_http("s2").await,
+        named_http("s3").await,
+    );
     let text = with_backends(
         &format!(
             "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
@@ -103,31 +133,57 @@ async fn source_affinity(hash_type: &str, hash: HashConfig) {
     );
     let eng = engine::start(config(&text)).await.unwrap();
     let proxy = eng.addr("fe").unwrap();
-    let mut model = Balancer::new(Algorithm::Source, hash, vec![ServerSlot::new(1), ServerSlot::new(1), ServerSlot::new(1)], false);
+    let mut model = Balancer::new(
+        Algorithm::Source,
+        hash,
+        vec![ServerSlot::new(1), ServerSlot::new(1), ServerSlot::new(1)],
+        false,
+    );
     let mut seen = std::collections::HashSet::new();
     for last in 2..=21u8 {
         let ip = Ipv4Addr::new(127, 0, 0, last);
-        let expected = model.pick(Some(keys::source_key(&IpAddr::V4(ip)).as_bytes())).map(|i| names[i]);
+        let expected = model
+            .pick(Some(keys::source_key(&IpAddr::V4(ip)).as_bytes()))
+            .map(|i| names[i]);
         let first = get_from(ip, proxy).await;
         let second = get_from(ip, proxy).await;
         assert_eq!(first, second, "client {ip} must stick to one server");
-        assert_eq!(Some(first.as_str()), expected, "client {ip}: the server HAProxy would pick");
+        assert_eq!(
+            Some(first.as_str()),
+            expected,
+            "client {ip}: the server HAProxy would pick"
+        );
         seen.insert(first);
     }
-    assert!(seen.len() >= 2, "20 clients should spread over several servers: {seen:?}");
+    assert!(
+        seen.len() >= 2,
+        "20 clients should spread over several servers: {seen:?}"
+    );
 }
 
 #[tokio::test]
 async fn source_affinity_map_based() {
-    source_affinity("hash-type map-based", HashConfig::new(HashType::MapBased, None, false)).await;
+    source_affinity(
+        "hash-type map-based",
+        HashConfig::new(HashType::MapBased, None, false),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn source_affinity_consistent() {
-    source_affinity("hash-type consistent", HashConfig::new(HashType::Consistent, None, false)).await;
+    source_affinity(
+        "hash-type consistent",
+        HashConfig::new(HashType::Consistent, None, false),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn source_affinity_consistent_djb2_avalanche() {
-    source_affinity("hash-type consistent djb2 avalanche", HashConfig::new(HashType::Consistent, Some(HashFunction::Djb2), true)).await;
+    source_affinity(
+        "hash-type consistent djb2 avalanche",
+        HashConfig::new(HashType::Consistent, Some(HashFunction::Djb2), true),
+    )
+    .await;
 }

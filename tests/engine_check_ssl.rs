@@ -60,10 +60,14 @@ async fn tls_server() -> TlsSrv {
     let seen2 = seen.clone();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((s, _)) = l.accept().await else { continue };
+            let Ok((s, _)) = l.accept().await else {
+                continue;
+            };
             let (acceptor, seen) = (acceptor.clone(), seen2.clone());
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(s).await else { return };
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
                 let sni = tls.get_ref().1.server_name().map(str::to_string);
                 let mut data = Vec::new();
                 let mut buf = [0u8; 4096];
@@ -75,7 +79,9 @@ async fn tls_server() -> TlsSrv {
                 }
                 if !data.is_empty() {
                     let _ = tls
-                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        )
                         .await;
                     let _ = tls.shutdown().await;
                 }
@@ -92,7 +98,9 @@ async fn wait_msg(rx: &mut broadcast::Receiver<String>, pat: &str) -> String {
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(l)) if l.contains(pat) => {
-                let l = l.split_once(" : ").map_or(l.clone(), |(_, m)| m.to_string());
+                let l = l
+                    .split_once(" : ")
+                    .map_or(l.clone(), |(_, m)| m.to_string());
                 return match l.split_once(", check duration: ") {
                     Some((a, b)) => format!("{a}{}", &b[b.find(',').unwrap_or(b.len())..]),
                     None => l,
@@ -125,7 +133,11 @@ async fn http_check_over_tls_with_sni() {
     assert!(wait_for(LIMIT, || !srv.seen.lock().unwrap().is_empty()).await);
     let seen = srv.seen.lock().unwrap().clone();
     assert_eq!(seen[0].sni.as_deref(), Some("a.test"));
-    assert!(seen[0].data.starts_with(b"GET /hc HTTP/1.0\r\n"), "{:?}", String::from_utf8_lossy(&seen[0].data));
+    assert!(
+        seen[0].data.starts_with(b"GET /hc HTTP/1.0\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&seen[0].data)
+    );
 }
 
 #[tokio::test]
@@ -139,10 +151,19 @@ async fn tcp_check_over_tls_is_layer6() {
     );
     let (_eng, mut rx) = start(&text).await;
     let m = wait_msg(&mut rx, "Health check for server be/s1").await;
-    assert_eq!(m, "Health check for server be/s1 succeeded, reason: Layer6 check passed, status: 1/1 UP.");
+    assert_eq!(
+        m,
+        "Health check for server be/s1 succeeded, reason: Layer6 check passed, status: 1/1 UP."
+    );
     assert!(wait_for(LIMIT, || !srv.seen.lock().unwrap().is_empty()).await);
     let seen = srv.seen.lock().unwrap().clone();
-    assert_eq!(seen[0], Seen { sni: None, data: Vec::new() });
+    assert_eq!(
+        seen[0],
+        Seen {
+            sni: None,
+            data: Vec::new()
+        }
+    );
 }
 
 #[tokio::test]
@@ -173,7 +194,10 @@ async fn plain_server_fails_the_tls_check() {
     // The handshake does not finish: Layer6 timeout (timeout check set: the connect phase
     // lasts min(inter, timeout connect)).
     let m = wait_msg(&mut rx, "Health check for server be/s2").await;
-    assert_eq!(m, "Health check for server be/s2 failed, reason: Layer6 timeout, status: 0/1 DOWN.");
+    assert_eq!(
+        m,
+        "Health check for server be/s2 failed, reason: Layer6 timeout, status: 0/1 DOWN."
+    );
 }
 
 #[test]

@@ -64,9 +64,25 @@ async fn runtime_api() {
 
     let info = cli(&user, "show info").await;
     assert!(info.starts_with("Name: HAProxy\nVersion: "), "{info}");
-    let keys: Vec<&str> = info.lines().filter_map(|l| l.split_once(": ").map(|x| x.0)).collect();
+    let keys: Vec<&str> = info
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|x| x.0))
+        .collect();
     assert_eq!(keys.len(), 69);
-    assert_eq!(keys[..9], ["Name", "Version", "Release_date", "Nbthread", "Nbproc", "Process_num", "Pid", "Uptime", "Uptime_sec"]);
+    assert_eq!(
+        keys[..9],
+        [
+            "Name",
+            "Version",
+            "Release_date",
+            "Nbthread",
+            "Nbproc",
+            "Process_num",
+            "Pid",
+            "Uptime",
+            "Uptime_sec"
+        ]
+    );
     assert_eq!(keys[68], "Tainted");
     assert!(info.ends_with("Tainted: 0\n\n"));
 
@@ -75,30 +91,53 @@ async fn runtime_api() {
     assert!(header.starts_with("# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,"));
     assert!(header.ends_with(",h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out,"));
     // HAProxy's CLI proxy takes id 1: the first user proxy is 2.
-    let fe_line = stat.lines().find(|l| l.starts_with("fe,FRONTEND,")).unwrap();
+    let fe_line = stat
+        .lines()
+        .find(|l| l.starts_with("fe,FRONTEND,"))
+        .unwrap();
     assert_eq!(fe_line.split(',').nth(27), Some("2"));
 
     // Legends (server address, backend algorithm) from level operator on, as HAProxy.
-    let s1_user = stat.lines().find(|l| l.starts_with("be,s1,")).unwrap().to_string();
+    let s1_user = stat
+        .lines()
+        .find(|l| l.starts_with("be,s1,"))
+        .unwrap()
+        .to_string();
     assert_eq!(s1_user.split(',').nth(73), Some(""));
     let stat_admin = cli(&admin, "show stat").await;
-    let s1 = stat_admin.lines().find(|l| l.starts_with("be,s1,")).unwrap();
+    let s1 = stat_admin
+        .lines()
+        .find(|l| l.starts_with("be,s1,"))
+        .unwrap();
     assert_eq!(s1.split(',').nth(73), Some(a.addr.to_string().as_str()));
-    let be_line = stat_admin.lines().find(|l| l.starts_with("be,BACKEND,")).unwrap();
+    let be_line = stat_admin
+        .lines()
+        .find(|l| l.starts_with("be,BACKEND,"))
+        .unwrap();
     assert_eq!(be_line.split(',').nth(76), Some("roundrobin"));
 
     // Level user: read-only.
-    assert_eq!(cli(&user, "disable server be/s1").await, "Permission denied\n\n");
+    assert_eq!(
+        cli(&user, "disable server be/s1").await,
+        "Permission denied\n\n"
+    );
     assert_eq!(cli(&user, "get weight be/s2").await, "5 (initial 5)\n\n");
     assert_eq!(cli(&admin, "show backend").await, "# name\nbe\n\n");
-    assert_eq!(cli(&admin, "disable server be/zz").await, "No such server.\n\n");
-    assert_eq!(cli(&admin, "disable server zz/s1").await, "No such backend.\n\n");
+    assert_eq!(
+        cli(&admin, "disable server be/zz").await,
+        "No such server.\n\n"
+    );
+    assert_eq!(
+        cli(&admin, "disable server zz/s1").await,
+        "No such backend.\n\n"
+    );
     assert_eq!(
         cli(&admin, "set server be/s1 state bogus").await,
         "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n\n"
     );
     let unknown = cli(&user, "foo").await;
-    assert!(unknown.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"));
+    assert!(unknown
+        .starts_with("Unknown command, but maybe one of the following ones is a better match:\n"));
     assert!(unknown.ends_with("  quit                                    : disconnect\n\n"));
 
     // Maintenance: s1 gets no traffic and `show servers state` says so (admin state 1).
@@ -112,11 +151,20 @@ async fn runtime_api() {
     assert_eq!(lines.next(), Some("# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port"));
     assert_eq!(
         lines.next(),
-        Some(format!("3 be 1 s1 127.0.0.1 0 1 1 1 0 1 0 0 0 0 0 0 - {} - 0 0 - - 0", a.addr.port()).as_str())
+        Some(
+            format!(
+                "3 be 1 s1 127.0.0.1 0 1 1 1 0 1 0 0 0 0 0 0 - {} - 0 0 - - 0",
+                a.addr.port()
+            )
+            .as_str()
+        )
     );
 
     // Back in service: both get traffic again; `;`-separated commands are each answered.
-    assert_eq!(cli(&admin, "enable server be/s1;get weight be/s1").await, "\n1 (initial 1)\n\n");
+    assert_eq!(
+        cli(&admin, "enable server be/s1;get weight be/s1").await,
+        "\n1 (initial 1)\n\n"
+    );
     let mut seen = std::collections::HashSet::new();
     for _ in 0..12 {
         seen.insert(hello(fe).await);
@@ -124,17 +172,35 @@ async fn runtime_api() {
     assert!(seen.contains("s1") && seen.contains("s2"), "{seen:?}");
 
     // Runtime weights (HAProxy's answers and `server_parse_weight_change_request()` rules).
-    assert_eq!(cli(&admin, "set server be/s2 weight 50%;get weight be/s2").await, "\n2 (initial 5)\n\n");
-    assert_eq!(cli(&admin, "set server be/s2 weight 300").await, "Absolute weight can only be between 0 and 256 inclusive.\n\n");
-    assert_eq!(cli(&admin, "set server be/s2 weight abc").await, "Empty weight string empty or preceded by garbage\n");
-    assert_eq!(cli(&user, "set server be/s2 weight 1").await, "Permission denied\n\n");
+    assert_eq!(
+        cli(&admin, "set server be/s2 weight 50%;get weight be/s2").await,
+        "\n2 (initial 5)\n\n"
+    );
+    assert_eq!(
+        cli(&admin, "set server be/s2 weight 300").await,
+        "Absolute weight can only be between 0 and 256 inclusive.\n\n"
+    );
+    assert_eq!(
+        cli(&admin, "set server be/s2 weight abc").await,
+        "Empty weight string empty or preceded by garbage\n"
+    );
+    assert_eq!(
+        cli(&user, "set server be/s2 weight 1").await,
+        "Permission denied\n\n"
+    );
     // Weight 0: no new traffic for s2.
     assert_eq!(cli(&admin, "set weight be/s2 0").await, "\n");
     for _ in 0..4 {
         assert_eq!(hello(fe).await, "s1");
     }
     let st = cli(&admin, "show servers state").await;
-    assert!(st.lines().nth(3).unwrap().starts_with("3 be 2 s2 127.0.0.1 2 0 0 5 "), "{st}");
+    assert!(
+        st.lines()
+            .nth(3)
+            .unwrap()
+            .starts_with("3 be 2 s2 127.0.0.1 2 0 0 5 "),
+        "{st}"
+    );
 
     eng.hard_stop();
     let _ = std::fs::remove_dir_all(&dir);

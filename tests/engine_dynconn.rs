@@ -56,10 +56,30 @@ fn fullconn_default_and_minconn_above_maxconn() {
         backend b1\n  server s 127.0.0.1:9\nbackend b2\n  server s 127.0.0.1:9\nbackend b3\n  server s 127.0.0.1:9 minconn 5\n\
         backend b4\n  fullconn 77\n  server s 127.0.0.1:9 minconn 2 maxconn 9\nbackend b5\n  server s 127.0.0.1:9 maxconn 3\n";
     let cfg = config(text);
-    let full: Vec<(&str, u32)> = cfg.backends.iter().map(|b| (b.name.as_str(), b.fullconn)).collect();
-    assert_eq!(full, vec![("l1", 3), ("l2", 1), ("b1", 18), ("b2", 18), ("b3", 4), ("b4", 77), ("b5", 1)]);
+    let full: Vec<(&str, u32)> = cfg
+        .backends
+        .iter()
+        .map(|b| (b.name.as_str(), b.fullconn))
+        .collect();
+    assert_eq!(
+        full,
+        vec![
+            ("l1", 3),
+            ("l2", 1),
+            ("b1", 18),
+            ("b2", 18),
+            ("b3", 4),
+            ("b4", 77),
+            ("b5", 1)
+        ]
+    );
     // srv_minmax_conn_apply(): minconn alone is a static maxconn; maxconn alone too.
-    let limits = |b: usize| (cfg.backends[b].servers[0].minconn, cfg.backends[b].servers[0].maxconn);
+    let limits = |b: usize| {
+        (
+            cfg.backends[b].servers[0].minconn,
+            cfg.backends[b].servers[0].maxconn,
+        )
+    };
     assert_eq!(limits(4), (Some(5), Some(5)));
     assert_eq!(limits(5), (Some(2), Some(9)));
     assert_eq!(limits(6), (Some(3), Some(3)));
@@ -85,7 +105,10 @@ async fn served(s: &mut TcpStream, wait: Duration) -> bool {
         return false;
     }
     let mut b = [0u8; 1];
-    matches!(tokio::time::timeout(wait, s.read_exact(&mut b)).await, Ok(Ok(_)))
+    matches!(
+        tokio::time::timeout(wait, s.read_exact(&mut b)).await,
+        Ok(Ok(_))
+    )
 }
 
 #[tokio::test]
@@ -107,7 +130,10 @@ async fn minconn_at_low_load_then_more_as_the_load_grows() {
     let mut a = TcpStream::connect(addr).await.unwrap();
     assert!(served(&mut a, Duration::from_secs(3)).await);
     let mut clients = vec![TcpStream::connect(addr).await.unwrap()];
-    assert!(!served(&mut clients[0], short).await, "second connection served at beconn 2");
+    assert!(
+        !served(&mut clients[0], short).await,
+        "second connection served at beconn 2"
+    );
 
     // Eight streams on the backend: the limit is now maxconn (4), but, as in HAProxy, the
     // queue moves at the next release only.

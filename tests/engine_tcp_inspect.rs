@@ -27,8 +27,15 @@ const SIDE_C: &str = "sidecar-c.test.pem";
 
 /// A TLS server (the TLS endpoint is the backend: the proxy only routes) presenting the
 /// certificate of `file`, which writes `name` once the handshake is done.
-async fn tls_server(file: &'static str, key_file: Option<&'static str>, name: &'static str) -> TestServer {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path(file)).unwrap().map(|c| c.unwrap()).collect();
+async fn tls_server(
+    file: &'static str,
+    key_file: Option<&'static str>,
+    name: &'static str,
+) -> TestServer {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_path(file))
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
     let key = PrivateKeyDer::from_pem_file(cert_path(key_file.unwrap_or(file))).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
@@ -56,7 +63,9 @@ async fn reporter(name: &'static str) -> TestServer {
     serve(move |mut s: TcpStream| async move {
         let mut got = Vec::new();
         let mut buf = [0u8; 65536];
-        while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
+        {
             if n == 0 {
                 break;
             }
@@ -105,7 +114,11 @@ fn tcp_defaults() -> &'static str {
 /// others and no SNI → the default backend.)
 #[tokio::test]
 async fn sni_routing_without_termination() {
-    let (a, b, c) = (tls_server(RSA_A, None, "A").await, tls_server(EC_B, None, "B").await, tls_server(SIDE_C, Some("sidecar-c.test.pem.key"), "C").await);
+    let (a, b, c) = (
+        tls_server(RSA_A, None, "A").await,
+        tls_server(EC_B, None, "B").await,
+        tls_server(SIDE_C, Some("sidecar-c.test.pem.key"), "C").await,
+    );
     let text = format!(
         "{}frontend fe\n  bind 127.0.0.1:1\n  tcp-request inspect-delay 5s\n  tcp-request content accept if {{ req_ssl_hello_type 1 }}\n\
          use_backend be_a if {{ req_ssl_sni -i a.test }}\n  use_backend be_b if {{ req.ssl_sni -m end .b.test }}\n  default_backend be_c\n\
@@ -118,10 +131,21 @@ async fn sni_routing_without_termination() {
     let eng = engine::start(config(&text)).await.unwrap();
     let addr = eng.addr("fe").unwrap();
     let leaves = tls::leaves(&[RSA_A, EC_B, SIDE_C]);
-    for (sni, name, leaf) in [(Some("a.test"), "A", 0), (Some("A.TEST"), "A", 0), (Some("x.b.test"), "B", 1), (Some("c.test"), "C", 2), (None, "C", 2)] {
-        let (got, seen) = tls_to(addr, sni).await.unwrap_or_else(|e| panic!("SNI {sni:?}: {e}"));
+    for (sni, name, leaf) in [
+        (Some("a.test"), "A", 0),
+        (Some("A.TEST"), "A", 0),
+        (Some("x.b.test"), "B", 1),
+        (Some("c.test"), "C", 2),
+        (None, "C", 2),
+    ] {
+        let (got, seen) = tls_to(addr, sni)
+            .await
+            .unwrap_or_else(|e| panic!("SNI {sni:?}: {e}"));
         assert_eq!(got, name, "SNI {sni:?}");
-        assert!(seen == leaves[leaf], "SNI {sni:?}: certificate of the wrong backend");
+        assert!(
+            seen == leaves[leaf],
+            "SNI {sni:?}: certificate of the wrong backend"
+        );
     }
 }
 
@@ -140,7 +164,11 @@ async fn reject_non_tls_traffic() {
     let eng = engine::start(config(&text)).await.unwrap();
     let addr = eng.addr("fe").unwrap();
     let (got, took) = exchange(addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", false).await;
-    assert!(got.is_empty(), "rejected connection got {:?}", String::from_utf8_lossy(&got));
+    assert!(
+        got.is_empty(),
+        "rejected connection got {:?}",
+        String::from_utf8_lossy(&got)
+    );
     assert!(took < SEC, "reject took {took:?}");
     assert_eq!(srv.accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
     // A TLS ClientHello (whatever the server then makes of it) reaches the server whole.
@@ -157,7 +185,11 @@ async fn client_hello(sni: &str) -> Vec<u8> {
     let client = tokio::spawn(async move {
         let (cfg, _) = tls::client(&[RSA_A], &[], true);
         let tcp = TcpStream::connect(addr).await.unwrap();
-        let _ = tokio::time::timeout(SEC, TlsConnector::from(cfg).connect(ServerName::try_from(sni).unwrap(), tcp)).await;
+        let _ = tokio::time::timeout(
+            SEC,
+            TlsConnector::from(cfg).connect(ServerName::try_from(sni).unwrap(), tcp),
+        )
+        .await;
     });
     let (mut s, _) = l.accept().await.unwrap();
     let mut buf = vec![0u8; 65536];
@@ -191,13 +223,20 @@ async fn inspect_delay_expiry_goes_to_default_backend() {
     let hello = client_hello("a.test").await;
     // Complete hello: routed at once (the reporter itself waits 300 ms for more bytes).
     let (got, took) = exchange(addr, &hello, false).await;
-    assert!(got.starts_with(b"a:"), "{:?}", String::from_utf8_lossy(&got));
+    assert!(
+        got.starts_with(b"a:"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
     assert!(took < Duration::from_millis(390), "took {took:?}");
     // Half a hello: waits for the delay, then the default backend gets those bytes.
     let half = &hello[..hello.len() / 2];
     let (got, took) = exchange(addr, half, false).await;
     assert_eq!(got, [b"default:".as_slice(), half].concat());
-    assert!(took >= Duration::from_millis(400) && took < 3 * SEC, "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(400) && took < 3 * SEC,
+        "took {took:?}"
+    );
     // Nothing at all: same.
     let (got, took) = exchange(addr, b"", false).await;
     assert_eq!(got, b"default:");
@@ -231,7 +270,10 @@ async fn client_timeout_during_inspection() {
     let eng = engine::start(config(&text)).await.unwrap();
     let (got, took) = exchange(eng.addr("fe").unwrap(), b"\x16\x03\x01", false).await;
     assert!(got.is_empty());
-    assert!(took >= Duration::from_millis(300) && took < 2 * SEC, "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < 2 * SEC,
+        "took {took:?}"
+    );
     assert_eq!(srv.accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
@@ -241,7 +283,11 @@ async fn client_timeout_during_inspection() {
 /// without a cookie are round-robined.
 #[tokio::test]
 async fn rdp_cookie_stickiness() {
-    let (a, b, c) = (reporter("a").await, reporter("b").await, reporter("c").await);
+    let (a, b, c) = (
+        reporter("a").await,
+        reporter("b").await,
+        reporter("c").await,
+    );
     let text = format!(
         "{}listen rdp\n  bind 127.0.0.1:1\n  tcp-request inspect-delay 2s\n  tcp-request content accept if RDP_COOKIE\n  balance rdp-cookie\n\
          server a {}\n  server b {}\n  server c {}\n",
@@ -259,11 +305,24 @@ async fn rdp_cookie_stickiness() {
         p
     };
     for _round in 0..2 {
-        for (user, server) in [("alice", "c"), ("bob", "c"), ("carol", "b"), ("dave", "a"), ("eve", "a")] {
+        for (user, server) in [
+            ("alice", "c"),
+            ("bob", "c"),
+            ("carol", "b"),
+            ("dave", "a"),
+            ("eve", "a"),
+        ] {
             let req = request(user);
             let (got, took) = exchange(addr, &req, false).await;
-            assert_eq!(got, [format!("{server}:").as_bytes(), &req].concat(), "user {user}");
-            assert!(took < SEC + Duration::from_millis(500), "user {user} waited {took:?}");
+            assert_eq!(
+                got,
+                [format!("{server}:").as_bytes(), &req].concat(),
+                "user {user}"
+            );
+            assert!(
+                took < SEC + Duration::from_millis(500),
+                "user {user} waited {took:?}"
+            );
         }
     }
     // The request split after the cookie name: the rule waits for the end of the line.
@@ -282,7 +341,11 @@ async fn rdp_cookie_stickiness() {
 /// whole delay then goes to the default backend, non-HTTP goes there at once.)
 #[tokio::test]
 async fn http_fetches_on_a_tcp_stream() {
-    let (a, b, c) = (reporter("a").await, reporter("b").await, reporter("c").await);
+    let (a, b, c) = (
+        reporter("a").await,
+        reporter("b").await,
+        reporter("c").await,
+    );
     let text = format!(
         "{}frontend fe\n  bind 127.0.0.1:1\n  tcp-request inspect-delay 500ms\n  tcp-request content accept if HTTP\n\
          use_backend be_a if {{ hdr(host) -i a.example }}\n  use_backend be_c if {{ path_beg /c }}\n  default_backend be_b\n\
@@ -295,15 +358,29 @@ async fn http_fetches_on_a_tcp_stream() {
     let eng = engine::start(config(&text)).await.unwrap();
     let addr = eng.addr("fe").unwrap();
     for (req, server, slow) in [
-        (&b"GET / HTTP/1.1\r\nHost: A.example\r\n\r\n"[..], "a", false),
+        (
+            &b"GET / HTTP/1.1\r\nHost: A.example\r\n\r\n"[..],
+            "a",
+            false,
+        ),
         (b"GET /cat HTTP/1.1\r\nHost: z\r\n\r\n", "c", false),
         (b"GET /x HTTP/1.1\r\nHost: a.example:80\r\n\r\n", "b", false),
         (b"GET /c HTTP/1.1\r\nHost: a.example", "b", true),
         (b"\x16\x03\x01\x00\x05hello", "b", false),
     ] {
         let (got, took) = exchange(addr, req, false).await;
-        assert_eq!(got, [format!("{server}:").as_bytes(), req].concat(), "{:?}", String::from_utf8_lossy(req));
-        assert_eq!(took >= Duration::from_millis(500), slow, "{:?} took {took:?}", String::from_utf8_lossy(req));
+        assert_eq!(
+            got,
+            [format!("{server}:").as_bytes(), req].concat(),
+            "{:?}",
+            String::from_utf8_lossy(req)
+        );
+        assert_eq!(
+            took >= Duration::from_millis(500),
+            slow,
+            "{:?} took {took:?}",
+            String::from_utf8_lossy(req)
+        );
     }
     // Without inspection, HTTP fetches have no value in TCP mode (nothing is buffered).
     let text = format!(

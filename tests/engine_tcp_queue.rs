@@ -16,7 +16,10 @@ async fn echo_once(s: &mut TcpStream, msg: &[u8]) -> bool {
         return false;
     }
     let mut buf = vec![0u8; msg.len()];
-    matches!(tokio::time::timeout(Duration::from_secs(3), s.read_exact(&mut buf)).await, Ok(Ok(_))) && buf == msg
+    matches!(
+        tokio::time::timeout(Duration::from_secs(3), s.read_exact(&mut buf)).await,
+        Ok(Ok(_))
+    ) && buf == msg
 }
 
 fn cfg(echo: std::net::SocketAddr, queue: &str) -> String {
@@ -38,16 +41,25 @@ async fn second_connection_waits_for_the_slot() {
     second.write_all(b"two").await.unwrap();
     // Queued: nothing comes back while the first connection holds the only slot.
     let mut buf = [0u8; 3];
-    assert!(tokio::time::timeout(Duration::from_millis(300), second.read_exact(&mut buf)).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), second.read_exact(&mut buf))
+            .await
+            .is_err()
+    );
     drop(first);
-    assert!(matches!(tokio::time::timeout(Duration::from_secs(3), second.read_exact(&mut buf)).await, Ok(Ok(_))));
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(3), second.read_exact(&mut buf)).await,
+        Ok(Ok(_))
+    ));
     assert_eq!(&buf, b"two");
 }
 
 #[tokio::test]
 async fn queued_connection_closed_at_timeout_queue() {
     let echo = echo_server().await;
-    let eng = engine::start(config(&cfg(echo.addr, "300ms"))).await.unwrap();
+    let eng = engine::start(config(&cfg(echo.addr, "300ms")))
+        .await
+        .unwrap();
     let addr = eng.addr("fe").unwrap();
     let mut first = TcpStream::connect(addr).await.unwrap();
     assert!(echo_once(&mut first, b"one").await);
@@ -55,9 +67,15 @@ async fn queued_connection_closed_at_timeout_queue() {
     let started = Instant::now();
     let mut buf = [0u8; 8];
     let r = tokio::time::timeout(Duration::from_secs(3), second.read(&mut buf)).await;
-    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "closed without data: {r:?}");
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "closed without data: {r:?}"
+    );
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_millis(250) && waited < Duration::from_secs(2), "waited {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+        "waited {waited:?}"
+    );
     assert!(echo_once(&mut first, b"still").await);
 }
 
@@ -90,7 +108,13 @@ async fn tcp_use_backend_conditions_on_layer4_fetches() {
     );
     let eng = engine::start(config(&text)).await.unwrap();
     let proxy = eng.addr("fe").unwrap();
-    assert_eq!(name_from("127.0.0.2".parse().unwrap(), proxy).await, "internal");
+    assert_eq!(
+        name_from("127.0.0.2".parse().unwrap(), proxy).await,
+        "internal"
+    );
     // An HTTP fetch has no value in TCP mode without inspect-delay: the rule does not match.
-    assert_eq!(name_from("127.0.0.3".parse().unwrap(), proxy).await, "public");
+    assert_eq!(
+        name_from("127.0.0.3".parse().unwrap(), proxy).await,
+        "public"
+    );
 }

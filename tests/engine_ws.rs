@@ -307,7 +307,9 @@ async fn websocket_tunnel_closed_when_server_marked_down_with_shutdown_sessions(
     );
     let eng = start(&text).await;
     let tcp = TcpStream::connect(eng.addr("fe").unwrap()).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async("ws://a.test/down", tcp).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async("ws://a.test/down", tcp)
+        .await
+        .unwrap();
     roundtrip(&mut ws, "/down").await;
     check.stop();
     // Marked DOWN within about one check interval; the open tunnel must be closed then.
@@ -320,5 +322,8 @@ async fn websocket_tunnel_closed_when_server_marked_down_with_shutdown_sessions(
         }
     })
     .await;
-    assert!(ended.is_ok(), "the tunnel to a server marked DOWN must be closed");
+    assert!(
+        ended.is_ok(),
+        "the tunnel to a server marked DOWN must be closed"
+    );
 }

@@ -49,7 +49,10 @@ fn compare(expected_path: &Path, actual: &str, failures: &mut Vec<String>) {
     }
     let expected = std::fs::read_to_string(expected_path).unwrap_or_default();
     if expected != actual {
-        failures.push(format!("--- {}\nexpected:\n{expected}\nactual:\n{actual}", expected_path.display()));
+        failures.push(format!(
+            "--- {}\nexpected:\n{expected}\nactual:\n{actual}",
+            expected_path.display()
+        ));
     }
 }
 
@@ -78,7 +81,12 @@ fn check_output_matches_golden_files() {
         );
         compare(&cfg.with_extension("out"), &actual, &mut failures);
     }
-    assert!(failures.is_empty(), "{} golden mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -87,11 +95,28 @@ fn ir_dump_matches_golden_files() {
     let mut failures = Vec::new();
     for cfg in cfgs(&dir) {
         let name = cfg.file_name().unwrap().to_str().unwrap().to_string();
-        let out = Command::new(env!("CARGO_BIN_EXE_haproxide")).current_dir(&dir).args(["-c", "-q", "--dump-ir", "-f", &name]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "{name} must be valid for an IR dump");
-        compare(&cfg.with_extension("ir"), &String::from_utf8_lossy(&out.stdout), &mut failures);
+        let out = Command::new(env!("CARGO_BIN_EXE_haproxide"))
+            .current_dir(&dir)
+            .args(["-c", "-q", "--dump-ir", "-f", &name])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name} must be valid for an IR dump"
+        );
+        compare(
+            &cfg.with_extension("ir"),
+            &String::from_utf8_lossy(&out.stdout),
+            &mut failures,
+        );
     }
-    assert!(failures.is_empty(), "{} IR mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} IR mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -104,5 +129,8 @@ fn keywords_md_is_up_to_date() {
         return;
     }
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(on_disk == generated, "grammar/keywords.md is stale: run `cargo run -- --dump-keywords > grammar/keywords.md`");
+    assert!(
+        on_disk == generated,
+        "grammar/keywords.md is stale: run `cargo run -- --dump-keywords > grammar/keywords.md`"
+    );
 }

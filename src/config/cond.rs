@@ -58,7 +58,11 @@ impl Ctx<'_> {
 
 /// Evaluates a condition written as `text` (the `.if` words joined by single spaces).
 pub fn eval(text: &str, env: &dyn CondEnv) -> Result<bool, CondError> {
-    let mut ctx = Ctx { full: text, env, error: None };
+    let mut ctx = Ctx {
+        full: text,
+        env,
+        error: None,
+    };
     let trimmed = text.trim_start();
     if trimmed.is_empty() {
         return Ok(false);
@@ -80,7 +84,10 @@ pub fn eval(text: &str, env: &dyn CondEnv) -> Result<bool, CondError> {
                 })
             }
         }
-        None => Err(CondError { message: format!("unparsable conditional expression '{text}'"), offset: 0 }),
+        None => Err(CondError {
+            message: format!("unparsable conditional expression '{text}'"),
+            offset: 0,
+        }),
     }
 }
 
@@ -134,7 +141,10 @@ fn unary<'a>(ctx: &mut Ctx<'_>, input: &'a str) -> Option<(&'a str, bool)> {
             Some(r) => Some((r, v)),
             None => {
                 let full = ctx.full.to_string();
-                ctx.fail(input, format!("expected ')' after conditional expression '{full}'"));
+                ctx.fail(
+                    input,
+                    format!("expected ')' after conditional expression '{full}'"),
+                );
                 None
             }
         };
@@ -167,21 +177,39 @@ fn term<'a>(ctx: &mut Ctx<'_>, input: &'a str) -> Option<(&'a str, bool)> {
         "feature" => (1, |_, a| FEATURES.contains(&a[0])),
         "streq" => (2, |_, a| a[0] == a[1]),
         "strneq" => (2, |_, a| a[0] != a[1]),
-        "version_atleast" => (1, |_, a| compare_versions(COMPAT_VERSION, a[0]) != std::cmp::Ordering::Less),
-        "version_before" => (1, |_, a| compare_versions(COMPAT_VERSION, a[0]) == std::cmp::Ordering::Less),
+        "version_atleast" => (1, |_, a| {
+            compare_versions(COMPAT_VERSION, a[0]) != std::cmp::Ordering::Less
+        }),
+        "version_before" => (1, |_, a| {
+            compare_versions(COMPAT_VERSION, a[0]) == std::cmp::Ordering::Less
+        }),
         // haproxide's TLS stack is rustls, which offers what OpenSSL 3.0 offers to configs
         // that probe versions (TLS 1.3, modern ciphers); its library name is "rustls".
-        "openssl_version_atleast" => (1, |_, a| compare_versions(TLS_COMPAT_VERSION, a[0]) != std::cmp::Ordering::Less),
-        "openssl_version_before" => (1, |_, a| compare_versions(TLS_COMPAT_VERSION, a[0]) == std::cmp::Ordering::Less),
+        "openssl_version_atleast" => (1, |_, a| {
+            compare_versions(TLS_COMPAT_VERSION, a[0]) != std::cmp::Ordering::Less
+        }),
+        "openssl_version_before" => (1, |_, a| {
+            compare_versions(TLS_COMPAT_VERSION, a[0]) == std::cmp::Ordering::Less
+        }),
         "ssllib_name_startswith" => (1, |_, a| "rustls".starts_with(a[0])),
         _ => return None,
     };
     let args_start = rest.strip_prefix('(')?;
     let arg: IResult<&str, &str> = take_while(|c: char| c != ')').parse(args_start);
-    let Ok((after_args, raw_args)) = arg else { return None };
-    let args: Vec<&str> = if raw_args.is_empty() { Vec::new() } else { raw_args.split(',').collect() };
+    let Ok((after_args, raw_args)) = arg else {
+        return None;
+    };
+    let args: Vec<&str> = if raw_args.is_empty() {
+        Vec::new()
+    } else {
+        raw_args.split(',').collect()
+    };
     if args.len() < arity {
-        let at = if args.is_empty() { args_start } else { after_args };
+        let at = if args.is_empty() {
+            args_start
+        } else {
+            after_args
+        };
         ctx.fail(
             at,
             format!(
@@ -260,12 +288,24 @@ mod tests {
 
     #[test]
     fn errors_match_haproxy() {
-        assert_eq!(ev("abc").unwrap_err().message, "unparsable conditional expression 'abc'");
+        assert_eq!(
+            ev("abc").unwrap_err().message,
+            "unparsable conditional expression 'abc'"
+        );
         assert_eq!(ev("foo(1)").unwrap_err().offset, 0);
         let e = ev("1 2").unwrap_err();
-        assert_eq!((e.message.as_str(), e.offset), ("unexpected character '2' at the end of conditional expression '1 2'", 2));
+        assert_eq!(
+            (e.message.as_str(), e.offset),
+            (
+                "unexpected character '2' at the end of conditional expression '1 2'",
+                2
+            )
+        );
         let e = ev("(1").unwrap_err();
-        assert_eq!((e.message.as_str(), e.offset), ("expected ')' after conditional expression '(1'", 0));
+        assert_eq!(
+            (e.message.as_str(), e.offset),
+            ("expected ')' after conditional expression '(1'", 0)
+        );
         let e = ev("streq(a)").unwrap_err();
         assert_eq!(e.offset, 7);
         assert!(e.message.starts_with("missing arguments (got 1/2)"));

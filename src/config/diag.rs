@@ -57,33 +57,68 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    fn new(severity: Severity, code: &'static str, message: String, haproxy_text: String, location: Option<Location>) -> Self {
-        Diagnostic { severity, phase: Phase::Parse, code, haproxy_text, message, location, help: None, haproxide_only: false }
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        message: String,
+        haproxy_text: String,
+        location: Option<Location>,
+    ) -> Self {
+        Diagnostic {
+            severity,
+            phase: Phase::Parse,
+            code,
+            haproxy_text,
+            message,
+            location,
+            help: None,
+            haproxide_only: false,
+        }
     }
 
     /// `parsing [FILE:LINE] : MSG`, the most common HAProxy form.
-    pub fn parsing(severity: Severity, code: &'static str, loc: Location, msg: impl Into<String>) -> Self {
+    pub fn parsing(
+        severity: Severity,
+        code: &'static str,
+        loc: Location,
+        msg: impl Into<String>,
+    ) -> Self {
         let msg = msg.into();
         let text = format!("parsing [{}:{}] : {}", loc.file, loc.line, msg);
         Self::new(severity, code, msg, text, Some(loc))
     }
 
     /// `parsing [FILE:LINE]: MSG`, the form without a space that some HAProxy parsers use.
-    pub fn parsing_tight(severity: Severity, code: &'static str, loc: Location, msg: impl Into<String>) -> Self {
+    pub fn parsing_tight(
+        severity: Severity,
+        code: &'static str,
+        loc: Location,
+        msg: impl Into<String>,
+    ) -> Self {
         let msg = msg.into();
         let text = format!("parsing [{}:{}]: {}", loc.file, loc.line, msg);
         Self::new(severity, code, msg, text, Some(loc))
     }
 
     /// `[FILE:LINE] : MSG`, used by the server-line parser.
-    pub fn bracketed(severity: Severity, code: &'static str, loc: Location, msg: impl Into<String>) -> Self {
+    pub fn bracketed(
+        severity: Severity,
+        code: &'static str,
+        loc: Location,
+        msg: impl Into<String>,
+    ) -> Self {
         let msg = msg.into();
         let text = format!("[{}:{}] : {}", loc.file, loc.line, msg);
         Self::new(severity, code, msg, text, Some(loc))
     }
 
     /// A message HAProxy prints with no location; `loc` is still kept for our own renderers.
-    pub fn plain(severity: Severity, code: &'static str, loc: Option<Location>, msg: impl Into<String>) -> Self {
+    pub fn plain(
+        severity: Severity,
+        code: &'static str,
+        loc: Option<Location>,
+        msg: impl Into<String>,
+    ) -> Self {
         let msg = msg.into();
         Self::new(severity, code, msg.clone(), msg, loc)
     }

@@ -362,13 +362,30 @@ pub enum Balance {
     LeastConn,
     First,
     Source,
-    Uri { len: Option<u32>, depth: Option<u32>, whole: bool, path_only: bool },
-    UrlParam { name: String, check_post: Option<u32> },
-    Hdr { name: String, use_domain_only: bool },
-    Random { draws: u32 },
-    RdpCookie { name: Option<String> },
+    Uri {
+        len: Option<u32>,
+        depth: Option<u32>,
+        whole: bool,
+        path_only: bool,
+    },
+    UrlParam {
+        name: String,
+        check_post: Option<u32>,
+    },
+    Hdr {
+        name: String,
+        use_domain_only: bool,
+    },
+    Random {
+        draws: u32,
+    },
+    RdpCookie {
+        name: Option<String>,
+    },
     /// `balance hash <expr>` (2.6).
-    Hash { expr: String },
+    Hash {
+        expr: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -526,7 +543,11 @@ pub enum ExpectKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TcpCheckStep {
-    Connect { port: Option<u16>, ssl: bool, send_proxy: bool },
+    Connect {
+        port: Option<u16>,
+        ssl: bool,
+        send_proxy: bool,
+    },
     Send(Vec<u8>),
     Expect(HttpCheckExpect),
     Comment(String),
@@ -665,17 +686,41 @@ pub struct HttpRule {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HttpAction {
-    SetHeader { name: String, value: LogFormat },
-    AddHeader { name: String, value: LogFormat },
-    DelHeader { name: String },
+    SetHeader {
+        name: String,
+        value: LogFormat,
+    },
+    AddHeader {
+        name: String,
+        value: LogFormat,
+    },
+    DelHeader {
+        name: String,
+    },
     Allow,
-    Deny { status: u16 },
+    Deny {
+        status: u16,
+    },
     Redirect(Redirect),
-    Return { status: u16, content_type: Option<String>, body: Option<String> },
-    ReplacePath { regex: String, replacement: LogFormat },
-    SetPath { value: LogFormat },
-    Auth { realm: Option<String> },
-    SetStatus { status: u16, reason: Option<String> },
+    Return {
+        status: u16,
+        content_type: Option<String>,
+        body: Option<String>,
+    },
+    ReplacePath {
+        regex: String,
+        replacement: LogFormat,
+    },
+    SetPath {
+        value: LogFormat,
+    },
+    Auth {
+        realm: Option<String>,
+    },
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
 }
 
 /// A log-format string (`%[req.hdr(host)]`, `%ci`...), kept as written; the engine compiles it.

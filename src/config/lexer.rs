@@ -90,7 +90,10 @@ impl State {
     fn close(&mut self) {
         if let Some(col) = self.start.take() {
             let bytes = std::mem::take(&mut self.current);
-            self.words.push(Word { text: String::from_utf8_lossy(&bytes).into_owned(), col });
+            self.words.push(Word {
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                col,
+            });
         }
     }
     fn push_str(&mut self, s: &str) {
@@ -102,7 +105,11 @@ impl State {
 /// the pseudo variables `.FILE`, `.LINE` and `.SECTION` which the caller provides.
 pub fn lex_line(line: &str, env: &dyn Env) -> Lexed {
     let chars: Vec<(usize, char)> = line.char_indices().collect();
-    let mut st = State { words: Vec::new(), current: Vec::new(), start: None };
+    let mut st = State {
+        words: Vec::new(),
+        current: Vec::new(),
+        start: None,
+    };
     let mut i = 0usize;
     #[derive(PartialEq)]
     enum Quote {
@@ -158,7 +165,9 @@ pub fn lex_line(line: &str, env: &dyn Env) -> Lexed {
         if c == '\\' {
             let next = chars.get(i + 1).map(|&(_, n)| n);
             match next {
-                Some(n @ (' ' | '#' | '\\' | '\'' | '"' | '$')) if n != '$' || quote == Quote::Double => {
+                Some(n @ (' ' | '#' | '\\' | '\'' | '"' | '$'))
+                    if n != '$' || quote == Quote::Double =>
+                {
                     st.current.push(n as u8);
                     i += 2;
                 }
@@ -209,7 +218,11 @@ pub fn lex_line(line: &str, env: &dyn Env) -> Lexed {
                         };
                         if split {
                             // `${VAR[*]}`: the value's words become separate words.
-                            let mut parts = value.as_deref().unwrap_or("").split([' ', '\t']).filter(|p| !p.is_empty());
+                            let mut parts = value
+                                .as_deref()
+                                .unwrap_or("")
+                                .split([' ', '\t'])
+                                .filter(|p| !p.is_empty());
                             if let Some(first) = parts.next() {
                                 st.push_str(first);
                                 for p in parts {
@@ -262,13 +275,20 @@ pub fn lex_line(line: &str, env: &dyn Env) -> Lexed {
         i += 1;
     }
     if quote != Quote::None {
-        return Lexed::Error(LexError { message: "unmatched quote".into(), index: quote_start });
+        return Lexed::Error(LexError {
+            message: "unmatched quote".into(),
+            index: quote_start,
+        });
     }
     st.close();
     if st.words.len() > MAX_WORDS {
         let kept = &st.words[MAX_WORDS - 1];
         return Lexed::Error(LexError {
-            message: format!("too many words, truncating after word {MAX_WORDS}, position {}: <{}>.", kept.col - st.words[0].col + 1, kept.text),
+            message: format!(
+                "too many words, truncating after word {MAX_WORDS}, position {}: <{}>.",
+                kept.col - st.words[0].col + 1,
+                kept.text
+            ),
             index: kept.col.saturating_sub(1),
         });
     }
@@ -338,7 +358,10 @@ mod tests {
     #[test]
     fn env_expansion_only_in_double_quotes() {
         assert_eq!(words("\"$FOO-${FOO}-${.LINE}\""), ["bar-bar-3"]);
-        assert_eq!(words("\"${NOPE-def}\""), ["ERR unmatched brace in environment variable name @2"]);
+        assert_eq!(
+            words("\"${NOPE-def}\""),
+            ["ERR unmatched brace in environment variable name @2"]
+        );
         assert_eq!(words("$FOO"), ["$FOO"]);
         assert_eq!(words("\"$FOO.x\""), ["bar.x"]);
     }
@@ -352,10 +375,22 @@ mod tests {
     #[test]
     fn env_errors_point_like_haproxy() {
         // `.notice "a$"`: HAProxy reports position 12 (1-based), i.e. index 11.
-        assert_eq!(words(".notice \"a$\""), ["ERR forbidden first char in environment variable name @11"]);
-        assert_eq!(words(".notice \"${FOO\""), ["ERR unmatched brace in environment variable name @10"]);
-        assert_eq!(words(".notice \"${1AB}\""), ["ERR forbidden first char in environment variable name @11"]);
-        assert_eq!(words(".notice \"\\x4\""), ["ERR truncated or invalid hexadecimal sequence @9"]);
+        assert_eq!(
+            words(".notice \"a$\""),
+            ["ERR forbidden first char in environment variable name @11"]
+        );
+        assert_eq!(
+            words(".notice \"${FOO\""),
+            ["ERR unmatched brace in environment variable name @10"]
+        );
+        assert_eq!(
+            words(".notice \"${1AB}\""),
+            ["ERR forbidden first char in environment variable name @11"]
+        );
+        assert_eq!(
+            words(".notice \"\\x4\""),
+            ["ERR truncated or invalid hexadecimal sequence @9"]
+        );
     }
 
     #[test]
@@ -369,7 +404,10 @@ mod tests {
         for n in 1..=66 {
             line.push_str(&format!(" {n}"));
         }
-        assert_eq!(words(&line), ["ERR too many words, truncating after word 64, position 186: <63>. @187"]);
+        assert_eq!(
+            words(&line),
+            ["ERR too many words, truncating after word 64, position 186: <63>. @187"]
+        );
     }
 
     #[test]

@@ -70,7 +70,12 @@ pub fn load(opts: &LoadOptions) -> Loaded {
         match input {
             Ok(f) => files.push(f),
             Err(msg) => {
-                loaded.diagnostics.push(Diagnostic::plain(Severity::Fatal, "cannot-open", None, msg));
+                loaded.diagnostics.push(Diagnostic::plain(
+                    Severity::Fatal,
+                    "cannot-open",
+                    None,
+                    msg,
+                ));
                 loaded.aborted = true;
                 return loaded;
             }
@@ -81,7 +86,13 @@ pub fn load(opts: &LoadOptions) -> Loaded {
 
 /// Loads a configuration given as text (tests, fuzzing, embedding).
 pub fn load_text(name: &str, text: &str, opts: &LoadOptions) -> Loaded {
-    load_sources(&[SourceFile { name: name.to_string(), text: text.to_string() }], opts)
+    load_sources(
+        &[SourceFile {
+            name: name.to_string(),
+            text: text.to_string(),
+        }],
+        opts,
+    )
 }
 
 /// Loads already-read sources, in order.
@@ -90,7 +101,8 @@ pub fn load_sources(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
         Some(e) => e.clone(),
         None => std::env::vars().collect(),
     };
-    env.entry("HAPROXY_LOCALPEER".into()).or_insert_with(local_hostname);
+    env.entry("HAPROXY_LOCALPEER".into())
+        .or_insert_with(local_hostname);
     let mut ctx = Ctx::new(opts, env);
     let mut aborted = false;
     let mut files_with_errors = Vec::new();
@@ -119,7 +131,11 @@ pub fn load_sources(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
         }
     }
     let parse_failed = ctx.fatal_count() > 0;
-    let config = if parse_failed && !opts.report_all { None } else { parse::link::link_all(&mut ctx, opts.report_all) };
+    let config = if parse_failed && !opts.report_all {
+        None
+    } else {
+        parse::link::link_all(&mut ctx, opts.report_all)
+    };
     aborted |= ctx.abort;
     let config = if ctx.fatal_count() > 0 { None } else { config };
     Loaded {
@@ -157,19 +173,33 @@ fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
     let mut fatal_lines = 0usize;
     let mut fatal_seen = ctx.haproxy_fatal_count();
     for line in &lines {
-        let loc = Location { file: file.name.clone(), line: line.number, col: None };
+        let loc = Location {
+            file: file.name.clone(),
+            line: line.number,
+            col: None,
+        };
         if ctx.haproxy_fatal_count() > fatal_seen {
             fatal_lines += 1;
             fatal_seen = ctx.haproxy_fatal_count();
         }
         if fatal_lines >= 50 {
             // HAProxy stops reading this file but goes on (no abort).
-            ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "too-many-errors", loc, format!("too many fatal errors ({fatal_lines}), stopping now.")));
+            ctx.push(Diagnostic::parsing_tight(
+                Severity::Fatal,
+                "too-many-errors",
+                loc,
+                format!("too many fatal errors ({fatal_lines}), stopping now."),
+            ));
             return false;
         }
         ctx.set_position(&file.name, line.number);
         if let Some(nul) = line.text.find('\0') {
-            ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "nul-byte", loc.clone(), format!("Stray NUL character at position {}.", nul + 1)));
+            ctx.push(Diagnostic::parsing_tight(
+                Severity::Fatal,
+                "nul-byte",
+                loc.clone(),
+                format!("Stray NUL character at position {}.", nul + 1),
+            ));
             continue;
         }
         let lexed = {
@@ -186,15 +216,29 @@ fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
                 let index = e.index.saturating_sub(indent);
                 // For an unmatched brace HAProxy's copy of the line ends before the next '}'.
                 let shown = match e.message.starts_with("unmatched brace") {
-                    true => shown.get(index..).and_then(|rest| rest.find('}')).map_or(shown, |end| &shown[..index + end]),
+                    true => shown
+                        .get(index..)
+                        .and_then(|rest| rest.find('}'))
+                        .map_or(shown, |end| &shown[..index + end]),
                     false => shown,
                 };
                 let text = if is_words {
                     e.message.clone()
                 } else {
-                    format!("{} at position {}:\n  {}\n  {}^", e.message, e.index + 1, shown, " ".repeat(index))
+                    format!(
+                        "{} at position {}:\n  {}\n  {}^",
+                        e.message,
+                        e.index + 1,
+                        shown,
+                        " ".repeat(index)
+                    )
                 };
-                let mut d = Diagnostic::parsing_tight(Severity::Fatal, "lexical-error", loc.clone(), e.message.clone());
+                let mut d = Diagnostic::parsing_tight(
+                    Severity::Fatal,
+                    "lexical-error",
+                    loc.clone(),
+                    e.message.clone(),
+                );
                 d.haproxy_text = format!("parsing [{}:{}]: {}", file.name, line.number, text);
                 if let Some(l) = d.location.as_mut() {
                     l.col = Some(e.index + 1);
@@ -220,17 +264,32 @@ fn load_file(ctx: &mut Ctx, file: &SourceFile) -> bool {
         }
     }
     if !conds.is_empty() {
-        let loc = Location { file: file.name.clone(), line: lines.len().max(1), col: None };
-        ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "unterminated-if", loc, "non-terminated '.if' block."));
+        let loc = Location {
+            file: file.name.clone(),
+            line: lines.len().max(1),
+            col: None,
+        };
+        ctx.push(Diagnostic::parsing_tight(
+            Severity::Fatal,
+            "unterminated-if",
+            loc,
+            "non-terminated '.if' block.",
+        ));
         return true;
     }
     if let Some((number, position)) = missing_lf {
-        let loc = Location { file: file.name.clone(), line: number, col: None };
+        let loc = Location {
+            file: file.name.clone(),
+            line: number,
+            col: None,
+        };
         ctx.push(Diagnostic::parsing_tight(
             Severity::Fatal,
             "missing-lf",
             loc,
-            format!("Missing LF on last line, file might have been truncated at position {position}."),
+            format!(
+                "Missing LF on last line, file might have been truncated at position {position}."
+            ),
         ));
     }
     false
@@ -241,10 +300,22 @@ enum Flow {
     Abort,
 }
 
-fn preprocessor(ctx: &mut Ctx, words: &[Word], loc: &Location, raw: &str, conds: &mut Vec<CondFrame>, active: bool) -> Flow {
+fn preprocessor(
+    ctx: &mut Ctx,
+    words: &[Word],
+    loc: &Location,
+    raw: &str,
+    conds: &mut Vec<CondFrame>,
+    active: bool,
+) -> Flow {
     let directive = words[0].text.as_str();
     let abort = |ctx: &mut Ctx, msg: String| {
-        ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "preprocessor", loc.clone(), msg));
+        ctx.push(Diagnostic::parsing_tight(
+            Severity::Fatal,
+            "preprocessor",
+            loc.clone(),
+            msg,
+        ));
         Flow::Abort
     };
     match directive {
@@ -258,7 +329,9 @@ fn preprocessor(ctx: &mut Ctx, words: &[Word], loc: &Location, raw: &str, conds:
             if directive == ".elif" {
                 match conds.last() {
                     None => return abort(ctx, "lone '.elif' with no matching '.if'.".into()),
-                    Some(c) if c.seen_else => return abort(ctx, "'.elif' after '.else' is not permitted.".into()),
+                    Some(c) if c.seen_else => {
+                        return abort(ctx, "'.elif' after '.else' is not permitted.".into())
+                    }
                     _ => {}
                 }
             }
@@ -277,7 +350,12 @@ fn preprocessor(ctx: &mut Ctx, words: &[Word], loc: &Location, raw: &str, conds:
                             raw,
                             " ".repeat(col)
                         );
-                        let mut d = Diagnostic::parsing_tight(Severity::Fatal, "bad-condition", loc.clone(), e.message);
+                        let mut d = Diagnostic::parsing_tight(
+                            Severity::Fatal,
+                            "bad-condition",
+                            loc.clone(),
+                            e.message,
+                        );
                         d.haproxy_text = format!("parsing [{}:{}]: {}", loc.file, loc.line, msg);
                         ctx.push(d);
                         return Flow::Abort;
@@ -287,7 +365,12 @@ fn preprocessor(ctx: &mut Ctx, words: &[Word], loc: &Location, raw: &str, conds:
                 false
             };
             if directive == ".if" {
-                conds.push(CondFrame { parent_active: active, taken: value, active: value, seen_else: false });
+                conds.push(CondFrame {
+                    parent_active: active,
+                    taken: value,
+                    active: value,
+                    seen_else: false,
+                });
             } else if let Some(c) = conds.last_mut() {
                 c.active = value && !c.taken && c.parent_active;
                 c.taken |= value;
@@ -344,7 +427,12 @@ fn preprocessor(ctx: &mut Ctx, words: &[Word], loc: &Location, raw: &str, conds:
             if !active {
                 return Flow::Continue;
             }
-            ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "unknown-directive", loc.clone(), format!("unknown directive '{directive}'.")));
+            ctx.push(Diagnostic::parsing_tight(
+                Severity::Fatal,
+                "unknown-directive",
+                loc.clone(),
+                format!("unknown directive '{directive}'."),
+            ));
             Flow::Continue
         }
     }
@@ -363,8 +451,16 @@ fn dispatch_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         if matches!(ctx.section, SectionState::Broken) {
             return;
         }
-        let mut d = Diagnostic::parsing_tight(Severity::Fatal, "unknown-keyword", with_col(loc, &words[0]), format!("unknown keyword '{first}' out of section."));
-        if let Some(s) = best_match(first, keywords::Family::Section.rows().iter().map(|k| k.name)) {
+        let mut d = Diagnostic::parsing_tight(
+            Severity::Fatal,
+            "unknown-keyword",
+            with_col(loc, &words[0]),
+            format!("unknown keyword '{first}' out of section."),
+        );
+        if let Some(s) = best_match(
+            first,
+            keywords::Family::Section.rows().iter().map(|k| k.name),
+        ) {
             d = d.with_help(format!("did you mean '{s}'?"));
         }
         ctx.push(d);
@@ -374,14 +470,22 @@ fn dispatch_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         return;
     }
     if matches!(ctx.section, SectionState::LegacyAddress) {
-        ctx.push(Diagnostic::parsing(Severity::Fatal, "legacy-section", loc.clone(), "'listen' or 'defaults' expected."));
+        ctx.push(Diagnostic::parsing(
+            Severity::Fatal,
+            "legacy-section",
+            loc.clone(),
+            "'listen' or 'defaults' expected.",
+        ));
         return;
     }
     parse::dispatch_body(ctx, words, loc);
 }
 
 pub(crate) fn with_col(loc: &Location, w: &Word) -> Location {
-    Location { col: Some(w.col), ..loc.clone() }
+    Location {
+        col: Some(w.col),
+        ..loc.clone()
+    }
 }
 
 fn start_section(ctx: &mut Ctx, kw: &'static Keyword, words: &[Word], loc: &Location) {
@@ -414,7 +518,12 @@ fn start_section(ctx: &mut Ctx, kw: &'static Keyword, words: &[Word], loc: &Loca
             return;
         }
         Support::Removed(msg) => {
-            ctx.push(Diagnostic::parsing(Severity::Fatal, "removed-keyword", loc.clone(), msg));
+            ctx.push(Diagnostic::parsing(
+                Severity::Fatal,
+                "removed-keyword",
+                loc.clone(),
+                msg,
+            ));
             ctx.section = SectionState::Broken;
             return;
         }

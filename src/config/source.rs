@@ -44,13 +44,19 @@ pub fn expand_inputs(paths: &[String]) -> Vec<Result<SourceFile, String>> {
 
 fn read_one(name: &str) -> Result<SourceFile, String> {
     match std::fs::read(name) {
-        Ok(bytes) => Ok(SourceFile { name: name.to_string(), text: String::from_utf8_lossy(&bytes).into_owned() }),
+        Ok(bytes) => Ok(SourceFile {
+            name: name.to_string(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }),
         Err(e) => Err(open_error(name, &e)),
     }
 }
 
 fn open_error(name: &str, e: &std::io::Error) -> String {
-    format!("Cannot open configuration file/directory {name} : {}", io_error_text(e))
+    format!(
+        "Cannot open configuration file/directory {name} : {}",
+        io_error_text(e)
+    )
 }
 
 /// The C library's wording for an I/O error (`No such file or directory`), as HAProxy prints.
@@ -80,7 +86,10 @@ pub fn split_lines(text: &str) -> (Vec<SourceLine<'_>>, Option<(usize, usize)>) 
         number += 1;
         match rest.find('\n') {
             Some(i) => {
-                lines.push(SourceLine { number, text: clean(&rest[..i]) });
+                lines.push(SourceLine {
+                    number,
+                    text: clean(&rest[..i]),
+                });
                 rest = &rest[i + 1..];
             }
             None => {

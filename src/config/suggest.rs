@@ -28,11 +28,17 @@ fn fingerprint(word: &str) -> [u8; 1024] {
 }
 
 fn distance(a: &[u8; 1024], b: &[u8; 1024]) -> usize {
-    a.iter().zip(b.iter()).map(|(&x, &y)| (x as i32 - y as i32).unsigned_abs() as usize).sum()
+    a.iter()
+        .zip(b.iter())
+        .map(|(&x, &y)| (x as i32 - y as i32).unsigned_abs() as usize)
+        .sum()
 }
 
 /// The candidate closest to `word`, if it is close enough by HAProxy's rule.
-pub fn best_match<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn best_match<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let sig = fingerprint(word);
     let mut best: Option<(&str, usize)> = None;
     for cand in candidates {
@@ -54,8 +60,14 @@ mod tests {
 
     #[test]
     fn finds_close_keywords() {
-        assert_eq!(best_match("balnce", ["balance", "bind", "mode"]), Some("balance"));
-        assert_eq!(best_match("Frontend", ["frontend", "backend"]), Some("frontend"));
+        assert_eq!(
+            best_match("balnce", ["balance", "bind", "mode"]),
+            Some("balance")
+        );
+        assert_eq!(
+            best_match("Frontend", ["frontend", "backend"]),
+            Some("frontend")
+        );
         assert_eq!(best_match("chekc", ["check", "cookie"]), Some("check"));
     }
 

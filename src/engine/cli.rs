@@ -46,7 +46,10 @@ pub fn spawn_all(state: &Arc<EngineState>) -> anyhow::Result<Vec<tokio::task::Jo
                 // HAProxy replaces a stale socket file.
                 let _ = std::fs::remove_file(path);
                 let l = tokio::net::UnixListener::bind(path).map_err(|e| {
-                    anyhow::anyhow!("Starting proxy GLOBAL: cannot bind UNIX socket ({e}) [{}]", path.display())
+                    anyhow::anyhow!(
+                        "Starting proxy GLOBAL: cannot bind UNIX socket ({e}) [{}]",
+                        path.display()
+                    )
                 })?;
                 apply_owner(path, sock)?;
                 let (st, s) = (state.clone(), sock.clone());
@@ -61,8 +64,9 @@ pub fn spawn_all(state: &Arc<EngineState>) -> anyhow::Result<Vec<tokio::task::Jo
                 }));
             }
             StatsSocketAddr::Tcp(sa) => {
-                let std = std::net::TcpListener::bind(sa)
-                    .map_err(|e| anyhow::anyhow!("Starting proxy GLOBAL: cannot bind socket ({e}) [{sa}]"))?;
+                let std = std::net::TcpListener::bind(sa).map_err(|e| {
+                    anyhow::anyhow!("Starting proxy GLOBAL: cannot bind socket ({e}) [{sa}]")
+                })?;
                 std.set_nonblocking(true)?;
                 let l = tokio::net::TcpListener::from_std(std)?;
                 let (st, s) = (state.clone(), sock.clone());
@@ -87,13 +91,21 @@ fn apply_owner(path: &std::path::Path, sock: &StatsSocket) -> anyhow::Result<()>
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     }
     if sock.uid.is_some() || sock.gid.is_some() {
-        std::os::unix::fs::chown(path, sock.uid, sock.gid)
-            .map_err(|e| anyhow::anyhow!("cannot change UNIX socket ownership [{}]: {e}", path.display()))?;
+        std::os::unix::fs::chown(path, sock.uid, sock.gid).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot change UNIX socket ownership [{}]: {e}",
+                path.display()
+            )
+        })?;
     }
     Ok(())
 }
 
-async fn session<S: AsyncRead + AsyncWrite + Unpin>(conn: S, state: Arc<EngineState>, level: CliLevel) {
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: S,
+    state: Arc<EngineState>,
+    level: CliLevel,
+) {
     let idle = Duration::from_millis(u64::from(state.config.global.stats_timeout_ms.max(1)));
     let (rd, mut wr) = tokio::io::split(conn);
     let mut rd = BufReader::new(rd);
@@ -109,7 +121,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(conn: S, state: Arc<EngineSt
         let mut out = String::new();
         let mut quit = false;
         if prompt && line.trim().is_empty() {
-            out.push_str(&help(level, "Unknown command. Please enter one of the following commands only:\n"));
+            out.push_str(&help(
+                level,
+                "Unknown command. Please enter one of the following commands only:\n",
+            ));
             out.push('\n');
         }
         for cmd in line.split(';') {
@@ -159,14 +174,21 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
             String::new()
         }
         ["show", "cli", "level"] => {
-            format!("{}\n", match level {
-                CliLevel::User => "user",
-                CliLevel::Operator => "operator",
-                CliLevel::Admin => "admin",
-            })
+            format!(
+                "{}\n",
+                match level {
+                    CliLevel::User => "user",
+                    CliLevel::Operator => "operator",
+                    CliLevel::Admin => "admin",
+                }
+            )
         }
         ["show", "info"] => show_info(state),
-        ["show", "stat", opts @ ..] if opts.iter().all(|o| matches!(*o, "json" | "typed" | "up" | "no-maint")) => {
+        ["show", "stat", opts @ ..]
+            if opts
+                .iter()
+                .all(|o| matches!(*o, "json" | "typed" | "up" | "no-maint")) =>
+        {
             show_stat(state, opts, *level >= CliLevel::Operator)
         }
         ["show", "backend"] => {
@@ -191,11 +213,18 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
             if !need(CliLevel::Admin) {
                 return DENIED.into();
             }
-            let Some(target) = rest.first() else { return "Require 'backend/server'.\n".into() };
+            let Some(target) = rest.first() else {
+                return "Require 'backend/server'.\n".into();
+            };
             match server(state, target) {
                 Err(e) => e.to_string(),
                 Ok((bi, si)) => {
-                    set_state(state, bi, si, if w[0] == "disable" { "maint" } else { "ready" });
+                    set_state(
+                        state,
+                        bi,
+                        si,
+                        if w[0] == "disable" { "maint" } else { "ready" },
+                    );
                     String::new()
                 }
             }
@@ -204,7 +233,9 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
             if !need(CliLevel::Admin) {
                 return DENIED.into();
             }
-            let Some(target) = rest.first() else { return "Require 'backend/server'.\n".into() };
+            let Some(target) = rest.first() else {
+                return "Require 'backend/server'.\n".into();
+            };
             let (bi, si) = match server(state, target) {
                 Err(e) => return e.to_string(),
                 Ok(x) => x,
@@ -214,7 +245,9 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
                     set_state(state, bi, si, st);
                     String::new()
                 }
-                ["state", ..] => "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into(),
+                ["state", ..] => {
+                    "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into()
+                }
                 ["weight", rest @ ..] => set_weight(state, bi, si, rest.first().copied()),
                 _ => SET_SERVER_USAGE.into(),
             }
@@ -223,7 +256,9 @@ pub fn run(state: &EngineState, level: &mut CliLevel, w: &[&str]) -> String {
             if !need(CliLevel::Admin) {
                 return DENIED.into();
             }
-            let Some(target) = rest.first() else { return "Require 'backend/server'.\n".into() };
+            let Some(target) = rest.first() else {
+                return "Require 'backend/server'.\n".into();
+            };
             match server(state, target) {
                 Err(e) => e.to_string(),
                 Ok((bi, si)) => set_weight(state, bi, si, rest.get(1).copied()),
@@ -237,7 +272,9 @@ const SET_SERVER_USAGE: &str = "usage: set server <backend>/<server> addr | agen
 
 /// `server_parse_weight_change_request()`: `N` (0..256) or `N%` of the initial weight.
 fn set_weight(state: &EngineState, bi: usize, si: usize, arg: Option<&str>) -> String {
-    let Some(arg) = arg.filter(|a| !a.is_empty()) else { return "Require <weight> or <weight%>.\n".into() };
+    let Some(arg) = arg.filter(|a| !a.is_empty()) else {
+        return "Require <weight> or <weight%>.\n".into();
+    };
     let be = &state.config.backends[bi];
     let initial = be.servers[si].weight;
     let digits = arg.strip_prefix(['-', '+']).unwrap_or(arg);
@@ -286,7 +323,10 @@ fn dynamic_lb(be: &crate::config::ir::Backend) -> bool {
 }
 
 fn unknown(level: CliLevel) -> String {
-    help(level, "Unknown command, but maybe one of the following ones is a better match:\n")
+    help(
+        level,
+        "Unknown command, but maybe one of the following ones is a better match:\n",
+    )
 }
 
 fn help(level: CliLevel, head: &str) -> String {
@@ -301,14 +341,22 @@ fn help(level: CliLevel, head: &str) -> String {
 
 /// `be/srv` to indices, with HAProxy's messages.
 fn server(state: &EngineState, target: &str) -> Result<(usize, usize), &'static str> {
-    let Some((b, s)) = target.split_once('/') else { return Err("Require 'backend/server'.\n") };
+    let Some((b, s)) = target.split_once('/') else {
+        return Err("Require 'backend/server'.\n");
+    };
     let bi = state.backend_index(b).ok_or("No such backend.\n")?;
-    let si = state.config.backends[bi].servers.iter().position(|x| x.name == s).ok_or("No such server.\n")?;
+    let si = state.config.backends[bi]
+        .servers
+        .iter()
+        .position(|x| x.name == s)
+        .ok_or("No such server.\n")?;
     Ok((bi, si))
 }
 
 fn set_state(state: &EngineState, bi: usize, si: usize, st: &str) {
-    let Some(srv) = state.server(bi, si) else { return };
+    let Some(srv) = state.server(bi, si) else {
+        return;
+    };
     match st {
         "maint" => srv.set_maint(true),
         "drain" => {
@@ -363,7 +411,9 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
             continue;
         }
         for (si, srv) in be.servers.iter().enumerate() {
-            let Some(st) = state.server(bi, si) else { continue };
+            let Some(st) = state.server(bi, si) else {
+                continue;
+            };
             let maint = st.is_maint();
             // SRV_ST_STOPPED 0, STARTING 1, RUNNING 2; SRV_ADMF_FMAINT 0x01, CMAINT 0x04
             // (config `disabled`), FDRAIN 0x08.
@@ -380,21 +430,35 @@ fn servers_state(state: &EngineState, only: Option<&str>) -> String {
             if st.is_nolb() && !maint {
                 admin |= 0x08;
             }
-            let addr = srv.resolved.map(|a| a.ip().to_string()).unwrap_or_else(|| "-".into());
+            let addr = srv
+                .resolved
+                .map(|a| a.ip().to_string())
+                .unwrap_or_else(|| "-".into());
             let port = srv.resolved.map(|a| a.port()).unwrap_or(0);
             let since = state.stats.server(bi, si).map_or(0, |c| {
-                state.stats.now_s().saturating_sub(c.trans.last_change.load(std::sync::atomic::Ordering::Relaxed))
+                state.stats.now_s().saturating_sub(
+                    c.trans
+                        .last_change
+                        .load(std::sync::atomic::Ordering::Relaxed),
+                )
             });
             let (cs, cr, ch, cst) = match fields::srv_view(state, be, bi, si) {
                 Some(v) if srv.check => {
-                    let last = state
-                        .stats
-                        .server(bi, si)
-                        .and_then(|c| c.last_check.lock().ok().and_then(|l| l.as_ref().map(|r| r.status)));
+                    let last = state.stats.server(bi, si).and_then(|c| {
+                        c.last_check
+                            .lock()
+                            .ok()
+                            .and_then(|l| l.as_ref().map(|r| r.status))
+                    });
                     let (cs, cr) = last.map_or((1, 0), check_codes);
                     (cs, cr, v.health, if srv.disabled { 14 } else { 6 })
                 }
-                _ => (1, 0, if maint || srv.disabled { 0 } else { srv.rise }, if srv.disabled { 8 } else { 0 }),
+                _ => (
+                    1,
+                    0,
+                    if maint || srv.disabled { 0 } else { srv.rise },
+                    if srv.disabled { 8 } else { 0 },
+                ),
             };
             let _ = writeln!(
                 s,
@@ -452,13 +516,35 @@ fn show_info(state: &EngineState) -> String {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let node = nix_hostname();
-    let sum = |g: fn(&crate::engine::stats::counters::FeCounters) -> u64| -> u64 { c.fe.iter().map(g).sum() };
+    let sum = |g: fn(&crate::engine::stats::counters::FeCounters) -> u64| -> u64 {
+        c.fe.iter().map(g).sum()
+    };
     let cum_conns = sum(|x| x.cum_conn.load(std::sync::atomic::Ordering::Relaxed));
     let cum_req = sum(|x| x.cum_req.load(std::sync::atomic::Ordering::Relaxed));
     let bytes_out = sum(|x| x.bytes_out.load(std::sync::atomic::Ordering::Relaxed));
-    let max_rate = c.fe.iter().map(|x| x.cps_max.load(std::sync::atomic::Ordering::Relaxed)).max().unwrap_or(0);
-    let max_sess = c.fe.iter().map(|x| x.sps_max.load(std::sync::atomic::Ordering::Relaxed)).max().unwrap_or(0);
-    let listeners: usize = state.config.frontends.iter().filter(|f| !f.disabled).map(|f| f.binds.iter().map(|b| b.sockets.len() + b.inherited_fds.len()).sum::<usize>()).sum::<usize>() + state.config.global.stats_sockets.len();
+    let max_rate =
+        c.fe.iter()
+            .map(|x| x.cps_max.load(std::sync::atomic::Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+    let max_sess =
+        c.fe.iter()
+            .map(|x| x.sps_max.load(std::sync::atomic::Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+    let listeners: usize = state
+        .config
+        .frontends
+        .iter()
+        .filter(|f| !f.disabled)
+        .map(|f| {
+            f.binds
+                .iter()
+                .map(|b| b.sockets.len() + b.inherited_fds.len())
+                .sum::<usize>()
+        })
+        .sum::<usize>()
+        + state.config.global.stats_sockets.len();
     let mut s = String::new();
     let mut f = |k: &str, v: String| {
         s.push_str(k);
@@ -473,7 +559,16 @@ fn show_info(state: &EngineState) -> String {
     f("Nbproc", "1".into());
     f("Process_num", "1".into());
     f("Pid", p.pid.to_string());
-    f("Uptime", format!("{}d {}h{:02}m{:02}s", up / 86400, (up % 86400) / 3600, (up % 3600) / 60, up % 60));
+    f(
+        "Uptime",
+        format!(
+            "{}d {}h{:02}m{:02}s",
+            up / 86400,
+            (up % 86400) / 3600,
+            (up % 3600) / 60,
+            up % 60
+        ),
+    );
     f("Uptime_sec", up.to_string());
     for k in ["Memmax_MB", "PoolAlloc_MB", "PoolUsed_MB", "PoolFailed"] {
         f(k, "0".into());
@@ -485,7 +580,14 @@ fn show_info(state: &EngineState) -> String {
     f("CurrConns", p.cur_conns.to_string());
     f("CumConns", cum_conns.to_string());
     f("CumReq", cum_req.to_string());
-    for k in ["MaxSslConns", "CurrSslConns", "CumSslConns", "Maxpipes", "PipesUsed", "PipesFree"] {
+    for k in [
+        "MaxSslConns",
+        "CurrSslConns",
+        "CumSslConns",
+        "Maxpipes",
+        "PipesUsed",
+        "PipesFree",
+    ] {
         f(k, "0".into());
     }
     f("ConnRate", p.conn_rate.to_string());
@@ -495,9 +597,19 @@ fn show_info(state: &EngineState) -> String {
     f("SessRateLimit", "0".into());
     f("MaxSessRate", max_sess.to_string());
     for k in [
-        "SslRate", "SslRateLimit", "MaxSslRate", "SslFrontendKeyRate", "SslFrontendMaxKeyRate",
-        "SslFrontendSessionReuse_pct", "SslBackendKeyRate", "SslBackendMaxKeyRate", "SslCacheLookups",
-        "SslCacheMisses", "CompressBpsIn", "CompressBpsOut", "CompressBpsRateLim",
+        "SslRate",
+        "SslRateLimit",
+        "MaxSslRate",
+        "SslFrontendKeyRate",
+        "SslFrontendMaxKeyRate",
+        "SslFrontendSessionReuse_pct",
+        "SslBackendKeyRate",
+        "SslBackendMaxKeyRate",
+        "SslCacheLookups",
+        "SslCacheMisses",
+        "CompressBpsIn",
+        "CompressBpsOut",
+        "CompressBpsRateLim",
     ] {
         f(k, "0".into());
     }
@@ -505,12 +617,21 @@ fn show_info(state: &EngineState) -> String {
     f("Run_queue", p.run_queue.to_string());
     f("Idle_pct", p.idle_pct.to_string());
     f("node", node);
-    f("Stopping", u8::from(state.stop_level() > crate::engine::state::StopLevel::Running).to_string());
+    f(
+        "Stopping",
+        u8::from(state.stop_level() > crate::engine::state::StopLevel::Running).to_string(),
+    );
     // This CLI session is a job too.
     f("Jobs", (p.cur_conns + listeners + 1).to_string());
     f("Unstoppable Jobs", "0".into());
     f("Listeners", listeners.to_string());
-    for k in ["ActivePeers", "ConnectedPeers", "DroppedLogs", "BusyPolling", "FailedResolutions"] {
+    for k in [
+        "ActivePeers",
+        "ConnectedPeers",
+        "DroppedLogs",
+        "BusyPolling",
+        "FailedResolutions",
+    ] {
         f(k, "0".into());
     }
     f("TotalBytesOut", bytes_out.to_string());

@@ -350,7 +350,11 @@ pub fn spawn_all(state: &Arc<EngineState>) -> Vec<tokio::task::JoinHandle<()>> {
         };
         let first =
             min_inter * u32::try_from(pos).unwrap_or(u32::MAX) / u32::try_from(nb).unwrap_or(1);
-        let srv = state.config.backends.get(bi).and_then(|b| b.servers.get(si));
+        let srv = state
+            .config
+            .backends
+            .get(bi)
+            .and_then(|b| b.servers.get(si));
         let tls = match (srv, &tls_cfg) {
             (Some(s), Some(cfg)) if s.check_ssl => {
                 check_target(s).map(|t| tls::CheckTls::new(cfg, s, t))

@@ -62,12 +62,29 @@ impl Default for Inspection {
 impl Inspection {
     /// The layer-6 view of the buffer; `final_` when no more data will be waited for.
     pub fn l6(&self, final_: bool) -> L6<'_> {
-        L6 { data: &self.buf, final_: final_ || self.full() || self.eof, http: self.http }
+        L6 {
+            data: &self.buf,
+            final_: final_ || self.full() || self.eof,
+            http: self.http,
+        }
     }
 
     /// A sample view of the connection and its buffer.
-    pub fn view<'a>(&'a self, l6: &'a L6<'a>, info: &'a ConnInfo, ctx: &'a ConnCtx, backend: Option<usize>) -> ReqView<'a> {
-        ReqView { parts: &self.parts, info, ctx, backend, server: None, l6: Some(l6) }
+    pub fn view<'a>(
+        &'a self,
+        l6: &'a L6<'a>,
+        info: &'a ConnInfo,
+        ctx: &'a ConnCtx,
+        backend: Option<usize>,
+    ) -> ReqView<'a> {
+        ReqView {
+            parts: &self.parts,
+            info,
+            ctx,
+            backend,
+            server: None,
+            l6: Some(l6),
+        }
     }
 
     pub fn parts(&self) -> &Parts {
@@ -111,7 +128,10 @@ impl Inspection {
 /// Whether the method of a partial request line already has a byte no method can hold
 /// (leading empty lines are skipped, as HAProxy does).
 fn bad_method(buf: &[u8]) -> bool {
-    let start = buf.iter().position(|&c| c != b'\r' && c != b'\n').unwrap_or(buf.len());
+    let start = buf
+        .iter()
+        .position(|&c| c != b'\r' && c != b'\n')
+        .unwrap_or(buf.len());
     for &c in &buf[start..] {
         if matches!(c, b' ' | b'\t' | b'\r' | b'\n') {
             return false;
@@ -177,7 +197,9 @@ pub async fn run(
         };
         let idle = client_timeout.map(|t| last_read + t);
         let wake = idle.map_or(until, |i| i.min(until));
-        match tokio::time::timeout_at(wake.into(), Inspection::read_more(&mut insp.buf, client)).await {
+        match tokio::time::timeout_at(wake.into(), Inspection::read_more(&mut insp.buf, client))
+            .await
+        {
             Ok(Ok(n)) if n > 0 => {
                 last_read = Instant::now();
                 insp.parse_http();
@@ -203,7 +225,10 @@ pub fn connection_accepted(ctx: &ConnCtx, info: &ConnInfo) -> bool {
     if rules.is_empty() {
         return true;
     }
-    let insp = Inspection { http: HttpState::NotHttp, ..Inspection::default() };
+    let insp = Inspection {
+        http: HttpState::NotHttp,
+        ..Inspection::default()
+    };
     let l6 = insp.l6(true);
     let view = insp.view(&l6, info, ctx, None);
     evaluate(&view, &fe.acls, rules) != Some(Outcome::Reject)

@@ -207,9 +207,18 @@ async fn serve_conn(
         .client
         .map(|m| Duration::from_millis(u64::from(m)));
     // `tcp-request connection` rules: a rejected connection is closed at once, unlogged.
-    let l4 = ConnInfo { peer, local, tls: false, alpn: None, sni: None };
+    let l4 = ConnInfo {
+        peer,
+        local,
+        tls: false,
+        alpn: None,
+        sni: None,
+    };
     if !super::inspect::connection_accepted(&ctx, &l4) {
-        tracing::debug!("{}: connection from {peer} rejected by a tcp-request connection rule", fe.name);
+        tracing::debug!(
+            "{}: connection from {peer} rejected by a tcp-request connection rule",
+            fe.name
+        );
         return None;
     }
     let (stream, info) = match tls {

@@ -96,7 +96,12 @@ impl Engine {
             let config = self.config.clone();
             let engine = start_with(self.config, quiet).await?;
             // Listening now: write the pidfile, drop privileges, then retire old processes.
-            if let Some(p) = self.opts.pidfile.as_ref().or(config.global.pidfile.as_ref()) {
+            if let Some(p) = self
+                .opts
+                .pidfile
+                .as_ref()
+                .or(config.global.pidfile.as_ref())
+            {
                 process::write_pidfile(p)?;
             }
             process::drop_privileges(&config.global)?;
@@ -250,13 +255,18 @@ pub async fn start_with(config: Arc<Config>, quiet: bool) -> anyhow::Result<Runn
                 // SAFETY: the config layer checked that `raw` is an open stream socket passed
                 // by the parent (`fd@N`); the listener takes ownership of it from here on.
                 let sock = unsafe { <socket2::Socket as std::os::fd::FromRawFd>::from_raw_fd(raw) };
-                sock.set_nonblocking(true).map_err(|e| anyhow::anyhow!("fd@{raw}: {e}"))?;
+                sock.set_nonblocking(true)
+                    .map_err(|e| anyhow::anyhow!("fd@{raw}: {e}"))?;
                 let std: std::net::TcpListener = sock.into();
-                let local = std
-                    .local_addr()
-                    .map_err(|e| anyhow::anyhow!("Starting frontend {}: fd@{raw} is not a listening TCP socket ({e})", fe.name))?;
+                let local = std.local_addr().map_err(|e| {
+                    anyhow::anyhow!(
+                        "Starting frontend {}: fd@{raw} is not a listening TCP socket ({e})",
+                        fe.name
+                    )
+                })?;
                 // SAFETY: as above, `std` owns the fd for the registration's lifetime.
-                let fd = unsafe { AsyncFd::register(std) }.map_err(|e| anyhow::anyhow!("registering fd@{raw}: {e}"))?;
+                let fd = unsafe { AsyncFd::register(std) }
+                    .map_err(|e| anyhow::anyhow!("registering fd@{raw}: {e}"))?;
                 addrs.push(local);
                 listeners.push(listener::Listener {
                     fd,

@@ -93,23 +93,45 @@ pub fn fetch(l6: Option<&L6<'_>>, name: &str, args: &[String]) -> Option<Fetched
         return None;
     }
     let Some(l6) = l6 else {
-        let values = if matches!(name, "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt") {
+        let values = if matches!(
+            name,
+            "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt"
+        ) {
             vec![Value::Int(0)]
         } else {
             Vec::new()
         };
-        return Some(Fetched { values, may_change: false });
+        return Some(Fetched {
+            values,
+            may_change: false,
+        });
     };
     let more = !l6.final_;
     let d = l6.data;
     let one = |r: Res<Value>| match r {
-        Ok(v) => Fetched { values: vec![v], may_change: false },
-        Err(Miss::Short) => Fetched { values: Vec::new(), may_change: more },
-        Err(Miss::Never) => Fetched { values: Vec::new(), may_change: false },
+        Ok(v) => Fetched {
+            values: vec![v],
+            may_change: false,
+        },
+        Err(Miss::Short) => Fetched {
+            values: Vec::new(),
+            may_change: more,
+        },
+        Err(Miss::Never) => Fetched {
+            values: Vec::new(),
+            may_change: false,
+        },
     };
-    let int_arg = |i: usize| args.get(i).and_then(|a| a.trim().parse::<i64>().ok()).unwrap_or(0);
+    let int_arg = |i: usize| {
+        args.get(i)
+            .and_then(|a| a.trim().parse::<i64>().ok())
+            .unwrap_or(0)
+    };
     Some(match name {
-        "req.len" | "req_len" => Fetched { values: vec![Value::Int(d.len() as i64)], may_change: more },
+        "req.len" | "req_len" => Fetched {
+            values: vec![Value::Int(d.len() as i64)],
+            may_change: more,
+        },
         "req.payload" | "payload" => {
             // HAProxy stores the arguments as unsigned ints: a negative one never fits.
             let (off, len) = (int_arg(0) as u32 as usize, int_arg(1) as u32 as usize);
@@ -119,17 +141,35 @@ pub fn fetch(l6: Option<&L6<'_>>, name: &str, args: &[String]) -> Option<Fetched
             }
             f
         }
-        "req.payload_lv" | "payload_lv" => one(payload_lv(d, int_arg(0) as u32 as usize, int_arg(1) as u32 as usize, args.get(2).map(String::as_str))),
+        "req.payload_lv" | "payload_lv" => one(payload_lv(
+            d,
+            int_arg(0) as u32 as usize,
+            int_arg(1) as u32 as usize,
+            args.get(2).map(String::as_str),
+        )),
         "req.ssl_hello_type" | "req_ssl_hello_type" => one(hello_type(d).map(Value::Int)),
         "req.ssl_ver" | "req_ssl_ver" => one(ssl_ver(d).map(Value::Int)),
-        "req.ssl_sni" | "req_ssl_sni" => one(sni(d).map(|s| Value::Str(String::from_utf8_lossy(s).into_owned()))),
+        "req.ssl_sni" | "req_ssl_sni" => {
+            one(sni(d).map(|s| Value::Str(String::from_utf8_lossy(s).into_owned())))
+        }
         "req.ssl_alpn" => match extension(d, 16) {
-            Ok(Some(e)) => Fetched { values: alpn(e).into_iter().map(|p| Value::Str(String::from_utf8_lossy(p).into_owned())).collect(), may_change: false },
+            Ok(Some(e)) => Fetched {
+                values: alpn(e)
+                    .into_iter()
+                    .map(|p| Value::Str(String::from_utf8_lossy(p).into_owned()))
+                    .collect(),
+                may_change: false,
+            },
             Ok(None) => one(Err(Miss::Never)),
             Err(m) => one(Err(m)),
         },
-        "req.ssl_ec_ext" => one(extension(d, 10).and_then(|e| e.map(|_| Value::Bool(true)).ok_or(Miss::Never))),
-        "req.ssl_st_ext" => one(extension(d, 35).map(|e| Value::Int(e.map_or(0, |e| if e.len() > 4 { 2 } else { 1 })))),
+        "req.ssl_ec_ext" => {
+            one(extension(d, 10).and_then(|e| e.map(|_| Value::Bool(true)).ok_or(Miss::Never)))
+        }
+        "req.ssl_st_ext" => {
+            one(extension(d, 35)
+                .map(|e| Value::Int(e.map_or(0, |e| if e.len() > 4 { 2 } else { 1 }))))
+        }
         "req.rdp_cookie" | "req_rdp_cookie" | "rdp_cookie" => {
             let n = args.first().map_or(&b""[..], |a| a.as_bytes());
             one(rdp_cookie(d, n).map(|v| Value::Str(String::from_utf8_lossy(v).into_owned())))
@@ -137,20 +177,38 @@ pub fn fetch(l6: Option<&L6<'_>>, name: &str, args: &[String]) -> Option<Fetched
         "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt" => {
             let n = args.first().map_or(&b""[..], |a| a.as_bytes());
             match rdp_cookie(d, n) {
-                Ok(_) => Fetched { values: vec![Value::Int(1)], may_change: false },
-                Err(Miss::Never) => Fetched { values: vec![Value::Int(0)], may_change: false },
+                Ok(_) => Fetched {
+                    values: vec![Value::Int(1)],
+                    may_change: false,
+                },
+                Err(Miss::Never) => Fetched {
+                    values: vec![Value::Int(0)],
+                    may_change: false,
+                },
                 // Too short: no value at all (HAProxy returns 0 with MAY_CHANGE kept).
-                Err(Miss::Short) => Fetched { values: Vec::new(), may_change: more },
+                Err(Miss::Short) => Fetched {
+                    values: Vec::new(),
+                    may_change: more,
+                },
             }
         }
         "wait_end" => {
             if more {
-                Fetched { values: Vec::new(), may_change: true }
+                Fetched {
+                    values: Vec::new(),
+                    may_change: true,
+                }
             } else {
-                Fetched { values: vec![Value::Bool(true)], may_change: false }
+                Fetched {
+                    values: vec![Value::Bool(true)],
+                    may_change: false,
+                }
             }
         }
-        _ => Fetched { values: Vec::new(), may_change: false },
+        _ => Fetched {
+            values: Vec::new(),
+            may_change: false,
+        },
     })
 }
 
@@ -177,7 +235,11 @@ fn payload_lv(d: &[u8], len_off: usize, len_size: usize, off2: Option<&str>) -> 
     let mut off = len_off + len_size;
     if let Some(o) = off2.filter(|o| !o.is_empty()) {
         let v: i64 = o.parse().unwrap_or(0);
-        off = if o.starts_with(['+', '-']) { (off as i64).saturating_add(v).max(0) as usize } else { v.max(0) as usize };
+        off = if o.starts_with(['+', '-']) {
+            (off as i64).saturating_add(v).max(0) as usize
+        } else {
+            v.max(0) as usize
+        };
     }
     if size == 0 || size > BUFSIZE || off.saturating_add(size) > BUFSIZE {
         return Err(Miss::Never);
@@ -238,7 +300,11 @@ fn ssl_ver(d: &[u8]) -> Res<i64> {
             if d.len() < 4 {
                 return Err(Miss::Short);
             }
-            ((usize::from(first & 0x3f) << 8) | usize::from(d[1]), usize::from(d[2]), 3)
+            (
+                (usize::from(first & 0x3f) << 8) | usize::from(d[1]),
+                usize::from(d[2]),
+                3,
+            )
         };
         if d.get(p) != Some(&0x01) {
             return Err(Miss::Never);
@@ -250,7 +316,11 @@ fn ssl_ver(d: &[u8]) -> Res<i64> {
         let w = |i: usize| (usize::from(d[p + i]) << 8) + usize::from(d[p + i + 1]);
         version = (i64::from(d[p]) << 16) + i64::from(d[p + 1]);
         let (cilen, silen, chlen) = (w(2), w(4), w(6));
-        if cilen % 3 != 0 || (silen != 0 && silen != 16) || !(16..=32).contains(&chlen) || rlen != 9 + cilen + silen + chlen {
+        if cilen % 3 != 0
+            || (silen != 0 && silen != 16)
+            || !(16..=32).contains(&chlen)
+            || rlen != 9 + cilen + silen + chlen
+        {
             return Err(Miss::Never);
         }
         msg_len = cilen + silen + chlen + plen;
@@ -338,7 +408,10 @@ fn client_hello_extensions(d: &[u8]) -> Res<&[u8]> {
 /// Walks the extensions of a complete ClientHello: `f(type, extension with its header,
 /// bytes left in the block from this extension)` stops the walk with `Some`. `Ok(None)`:
 /// walked to the end.
-fn walk<'a, T>(d: &'a [u8], mut f: impl FnMut(usize, &'a [u8], usize) -> Option<Res<T>>) -> Res<Option<T>> {
+fn walk<'a, T>(
+    d: &'a [u8],
+    mut f: impl FnMut(usize, &'a [u8], usize) -> Option<Res<T>>,
+) -> Res<Option<T>> {
     let mut exts = client_hello_extensions(d)?;
     while exts.len() >= 4 {
         let t = (usize::from(exts[0]) << 8) + usize::from(exts[1]);
@@ -500,19 +573,38 @@ mod tests {
     }
 
     fn get(d: &[u8], final_: bool, name: &str, args: &[&str]) -> (Vec<Value>, bool) {
-        let l6 = L6 { data: d, final_, http: HttpState::NotHttp };
+        let l6 = L6 {
+            data: d,
+            final_,
+            http: HttpState::NotHttp,
+        };
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-        let f = fetch(Some(&l6), name, &args).unwrap_or(Fetched { values: Vec::new(), may_change: false });
+        let f = fetch(Some(&l6), name, &args).unwrap_or(Fetched {
+            values: Vec::new(),
+            may_change: false,
+        });
         (f.values, f.may_change)
     }
 
     #[test]
     fn client_hello() {
         let h = hello("a.example.com", &["h2", "http/1.1"]);
-        assert_eq!(get(&h, false, "req.ssl_sni", &[]).0, vec![Value::Str("a.example.com".into())]);
-        assert_eq!(get(&h, false, "req_ssl_hello_type", &[]).0, vec![Value::Int(1)]);
-        assert_eq!(get(&h, false, "req.ssl_ver", &[]).0, vec![Value::Int(0x0003_0003)]);
-        assert_eq!(get(&h, false, "req.ssl_alpn", &[]).0, vec![Value::Str("h2".into()), Value::Str("http/1.1".into())]);
+        assert_eq!(
+            get(&h, false, "req.ssl_sni", &[]).0,
+            vec![Value::Str("a.example.com".into())]
+        );
+        assert_eq!(
+            get(&h, false, "req_ssl_hello_type", &[]).0,
+            vec![Value::Int(1)]
+        );
+        assert_eq!(
+            get(&h, false, "req.ssl_ver", &[]).0,
+            vec![Value::Int(0x0003_0003)]
+        );
+        assert_eq!(
+            get(&h, false, "req.ssl_alpn", &[]).0,
+            vec![Value::Str("h2".into()), Value::Str("http/1.1".into())]
+        );
         assert_eq!(get(&h, false, "req.ssl_ec_ext", &[]).0, vec![]);
         assert_eq!(get(&h, false, "req.ssl_st_ext", &[]).0, vec![Value::Int(0)]);
         // Every prefix is "too short", never a wrong answer.
@@ -522,8 +614,14 @@ mod tests {
             let (v, more) = get(&h[..cut], true, "req.ssl_sni", &[]);
             assert!(v.is_empty() && !more);
         }
-        assert_eq!(get(b"GET / HTTP/1.0\r\n\r\n", false, "req.ssl_sni", &[]), (vec![], false));
-        assert_eq!(get(b"GET / HTTP/1.0\r\n\r\n", false, "req.ssl_hello_type", &[]), (vec![], false));
+        assert_eq!(
+            get(b"GET / HTTP/1.0\r\n\r\n", false, "req.ssl_sni", &[]),
+            (vec![], false)
+        );
+        assert_eq!(
+            get(b"GET / HTTP/1.0\r\n\r\n", false, "req.ssl_hello_type", &[]),
+            (vec![], false)
+        );
     }
 
     #[test]
@@ -531,25 +629,61 @@ mod tests {
         let d = b"\x16\x03\x01abc";
         assert_eq!(get(d, false, "req.len", &[]), (vec![Value::Int(6)], true));
         assert_eq!(get(d, true, "req.len", &[]), (vec![Value::Int(6)], false));
-        assert_eq!(get(d, false, "req.payload", &["0", "3"]).0, vec![Value::Bin(vec![0x16, 3, 1])]);
+        assert_eq!(
+            get(d, false, "req.payload", &["0", "3"]).0,
+            vec![Value::Bin(vec![0x16, 3, 1])]
+        );
         assert_eq!(get(d, false, "req.payload", &["4", "3"]), (vec![], true));
         assert_eq!(get(d, false, "req.payload", &["-1", "1"]), (vec![], false));
-        assert_eq!(get(d, false, "req.payload", &["3", "0"]), (vec![Value::Bin(b"abc".to_vec())], true));
-        assert_eq!(get(b"\x00\x02hixx", false, "req.payload_lv", &["0", "2"]).0, vec![Value::Bin(b"hi".to_vec())]);
-        assert_eq!(get(b"\x00\x02xhi", false, "req.payload_lv", &["0", "2", "+1"]).0, vec![Value::Bin(b"hi".to_vec())]);
-        assert_eq!(get(b"\x00\x09hi", false, "req.payload_lv", &["0", "2"]), (vec![], true));
+        assert_eq!(
+            get(d, false, "req.payload", &["3", "0"]),
+            (vec![Value::Bin(b"abc".to_vec())], true)
+        );
+        assert_eq!(
+            get(b"\x00\x02hixx", false, "req.payload_lv", &["0", "2"]).0,
+            vec![Value::Bin(b"hi".to_vec())]
+        );
+        assert_eq!(
+            get(b"\x00\x02xhi", false, "req.payload_lv", &["0", "2", "+1"]).0,
+            vec![Value::Bin(b"hi".to_vec())]
+        );
+        assert_eq!(
+            get(b"\x00\x09hi", false, "req.payload_lv", &["0", "2"]),
+            (vec![], true)
+        );
         assert_eq!(get(b"", false, "wait_end", &[]), (vec![], true));
-        assert_eq!(get(b"", true, "wait_end", &[]), (vec![Value::Bool(true)], false));
+        assert_eq!(
+            get(b"", true, "wait_end", &[]),
+            (vec![Value::Bool(true)], false)
+        );
     }
 
     #[test]
     fn rdp() {
         let p = b"\x03\x00\x00\x2c\x27\xe0\x00\x00\x00\x00\x00Cookie: mstshash=alice\r\n\x01\x00";
-        assert_eq!(get(p, false, "req.rdp_cookie", &["mstshash"]).0, vec![Value::Str("alice".into())]);
-        assert_eq!(get(p, false, "rdp_cookie", &[]).0, vec![Value::Str("alice".into())]);
-        assert_eq!(get(p, false, "req.rdp_cookie_cnt", &["MSTSHASH"]).0, vec![Value::Int(1)]);
-        assert_eq!(get(p, false, "req.rdp_cookie_cnt", &["other"]).0, vec![Value::Int(0)]);
-        assert_eq!(get(&p[..20], false, "req.rdp_cookie_cnt", &["mstshash"]), (vec![], true));
-        assert_eq!(get(&p[..20], true, "req.rdp_cookie_cnt", &["mstshash"]), (vec![], false));
+        assert_eq!(
+            get(p, false, "req.rdp_cookie", &["mstshash"]).0,
+            vec![Value::Str("alice".into())]
+        );
+        assert_eq!(
+            get(p, false, "rdp_cookie", &[]).0,
+            vec![Value::Str("alice".into())]
+        );
+        assert_eq!(
+            get(p, false, "req.rdp_cookie_cnt", &["MSTSHASH"]).0,
+            vec![Value::Int(1)]
+        );
+        assert_eq!(
+            get(p, false, "req.rdp_cookie_cnt", &["other"]).0,
+            vec![Value::Int(0)]
+        );
+        assert_eq!(
+            get(&p[..20], false, "req.rdp_cookie_cnt", &["mstshash"]),
+            (vec![], true)
+        );
+        assert_eq!(
+            get(&p[..20], true, "req.rdp_cookie_cnt", &["mstshash"]),
+            (vec![], false)
+        );
     }
 }

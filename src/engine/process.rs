@@ -15,7 +15,10 @@ pub fn daemonize() -> anyhow::Result<()> {
     // so fork() duplicates a single-threaded process; the parent only calls _exit.
     unsafe {
         match libc::fork() {
-            -1 => bail!("cannot fork into the background: {}", std::io::Error::last_os_error()),
+            -1 => bail!(
+                "cannot fork into the background: {}",
+                std::io::Error::last_os_error()
+            ),
             0 => {}
             _ => libc::_exit(0),
         }
@@ -37,7 +40,13 @@ pub fn daemonize() -> anyhow::Result<()> {
 
 /// Writes our pid, one line, as HAProxy does before chrooting.
 pub fn write_pidfile(path: &std::path::Path) -> anyhow::Result<()> {
-    let mut f = std::fs::File::create(path).with_context(|| format!("[{}] Cannot create pidfile {}", std::process::id(), path.display()))?;
+    let mut f = std::fs::File::create(path).with_context(|| {
+        format!(
+            "[{}] Cannot create pidfile {}",
+            std::process::id(),
+            path.display()
+        )
+    })?;
     writeln!(f, "{}", std::process::id())?;
     Ok(())
 }
@@ -45,11 +54,16 @@ pub fn write_pidfile(path: &std::path::Path) -> anyhow::Result<()> {
 /// chroot, then setgid, then setuid: after the listeners are bound, as HAProxy does.
 pub fn drop_privileges(global: &Global) -> anyhow::Result<()> {
     if let Some(dir) = &global.chroot {
-        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).context("chroot path contains a NUL")?;
+        let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+            .context("chroot path contains a NUL")?;
         // SAFETY: plain libc calls with a valid NUL-terminated path.
         unsafe {
             if libc::chroot(c.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
-                bail!("[haproxide.main()] Cannot chroot({}) : {}", dir.display(), std::io::Error::last_os_error());
+                bail!(
+                    "[haproxide.main()] Cannot chroot({}) : {}",
+                    dir.display(),
+                    std::io::Error::last_os_error()
+                );
             }
         }
     }
@@ -60,14 +74,22 @@ pub fn drop_privileges(global: &Global) -> anyhow::Result<()> {
                 libc::setgroups(0, std::ptr::null());
             }
             if libc::setgid(g.id) != 0 {
-                bail!("[haproxide.main()] Cannot set gid {} : {}", g.id, std::io::Error::last_os_error());
+                bail!(
+                    "[haproxide.main()] Cannot set gid {} : {}",
+                    g.id,
+                    std::io::Error::last_os_error()
+                );
             }
         }
     }
     if let Some(u) = &global.user {
         // SAFETY: setuid with a plain integer.
         if unsafe { libc::setuid(u.id) } != 0 {
-            bail!("[haproxide.main()] Cannot set uid {} : {}", u.id, std::io::Error::last_os_error());
+            bail!(
+                "[haproxide.main()] Cannot set uid {} : {}",
+                u.id,
+                std::io::Error::last_os_error()
+            );
         }
     }
     Ok(())

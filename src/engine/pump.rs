@@ -596,8 +596,14 @@ mod tests {
         assert_eq!(t.idle, Some(Duration::from_millis(1000)));
         assert_eq!(t.client_fin, Some(Duration::from_millis(7)));
         let be0 = Timeouts::default();
-        assert_eq!(TunnelTimeouts::from_ir(&fe, &be0).idle, Some(Duration::from_millis(1000)));
-        assert_eq!(TunnelTimeouts::from_ir(&Timeouts::default(), &be0).idle, None);
+        assert_eq!(
+            TunnelTimeouts::from_ir(&fe, &be0).idle,
+            Some(Duration::from_millis(1000))
+        );
+        assert_eq!(
+            TunnelTimeouts::from_ir(&Timeouts::default(), &be0).idle,
+            None
+        );
         let be2 = Timeouts {
             server: Some(3000),
             tunnel: Some(50),

@@ -113,7 +113,11 @@ impl ServerState {
     /// of its backend, which makes the limit dynamic when `minconn < maxconn`.
     pub fn set_conn_limits(&self, minconn: u32, maxconn: u32, load: Arc<BackendLoad>) {
         if maxconn > 0 {
-            let minconn = if minconn == 0 { maxconn } else { minconn.min(maxconn) };
+            let minconn = if minconn == 0 {
+                maxconn
+            } else {
+                minconn.min(maxconn)
+            };
             let _ = self.limits.set(ConnLimits {
                 minconn,
                 maxconn,
@@ -357,7 +361,9 @@ impl BackendState {
         let _ = self
             .load
             .beconn
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| Some(c.saturating_sub(1)));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |c| {
+                Some(c.saturating_sub(1))
+            });
     }
 }
 

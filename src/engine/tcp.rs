@@ -53,7 +53,12 @@ pub fn choose_backend(ctx: &ConnCtx, info: &ConnInfo, insp: &Inspection) -> Opti
 /// The ACLs a backend's conditions index: a `listen`'s are on its frontend side.
 fn backend_acls<'a>(ctx: &'a ConnCtx, be: &'a Backend) -> &'a [Acl] {
     if be.kind == SectionKind::Listen {
-        if let Some(fe) = ctx.config().frontends.iter().find(|f| f.kind == SectionKind::Listen && f.name == be.name) {
+        if let Some(fe) = ctx
+            .config()
+            .frontends
+            .iter()
+            .find(|f| f.kind == SectionKind::Listen && f.name == be.name)
+        {
             return &fe.acls;
         }
     }
@@ -81,7 +86,19 @@ pub async fn serve(mut client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
     let client_timeout = ms(fe.timeouts.client);
     let mut insp = Inspection::default();
     let fe_rules = &fe.tcp_request;
-    match inspect::run(&mut client, &mut insp, &ctx, &info, &fe.acls, &fe_rules.content, fe_rules.inspect_delay, client_timeout, None).await {
+    match inspect::run(
+        &mut client,
+        &mut insp,
+        &ctx,
+        &info,
+        &fe.acls,
+        &fe_rules.content,
+        fe_rules.inspect_delay,
+        client_timeout,
+        None,
+    )
+    .await
+    {
         Outcome::Accept => {}
         Outcome::Reject => {
             denied(&ctx);
@@ -98,10 +115,25 @@ pub async fn serve(mut client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
         return;
     };
     let _be_slot = crate::engine::stats::BeSlot::new(&ctx.state, be_idx, false);
-    if let Some((be, _)) = ctx.backend(be_idx).filter(|(be, _)| !be.tcp_request.content.is_empty() && !same_proxy(fe, be)) {
+    if let Some((be, _)) = ctx
+        .backend(be_idx)
+        .filter(|(be, _)| !be.tcp_request.content.is_empty() && !same_proxy(fe, be))
+    {
         let rules = &be.tcp_request;
         let acls = backend_acls(&ctx, be);
-        match inspect::run(&mut client, &mut insp, &ctx, &info, acls, &rules.content, rules.inspect_delay, client_timeout, Some(be_idx)).await {
+        match inspect::run(
+            &mut client,
+            &mut insp,
+            &ctx,
+            &info,
+            acls,
+            &rules.content,
+            rules.inspect_delay,
+            client_timeout,
+            Some(be_idx),
+        )
+        .await
+        {
             Outcome::Accept => {}
             Outcome::Reject => {
                 denied(&ctx);
@@ -115,7 +147,8 @@ pub async fn serve(mut client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
         }
     }
     alog.queued(be_idx);
-    let Some((mut server, guard, srv_idx)) = connect_backend(&ctx, be_idx, &info, &insp).await else {
+    let Some((mut server, guard, srv_idx)) = connect_backend(&ctx, be_idx, &info, &insp).await
+    else {
         return;
     };
     alog.connected(srv_idx, &server);
@@ -132,7 +165,10 @@ pub async fn serve(mut client: ClientStream, info: ConnInfo, ctx: ConnCtx) {
             None => write.await.is_ok(),
         };
         if !ok {
-            tracing::debug!("{}: could not send the inspected request to the server", be.name);
+            tracing::debug!(
+                "{}: could not send the inspected request to the server",
+                be.name
+            );
             return;
         }
     }
@@ -189,9 +225,20 @@ pub async fn connect_backend(
     let mut pers = crate::engine::persist::Txn::tcp_request(ctx, be_idx, info, insp.parts(), &l6);
     // A slot on the chosen server, waiting in HAProxy's queues when servers are at their
     // `maxconn` (up to `timeout queue`, else `timeout connect`), as for HTTP.
-    let wait = be.timeouts.queue.or(be.timeouts.connect).map(|ms| Duration::from_millis(u64::from(ms)));
+    let wait = be
+        .timeouts
+        .queue
+        .or(be.timeouts.connect)
+        .map(|ms| Duration::from_millis(u64::from(ms)));
     let (mut srv, first_guard) = match crate::engine::persist::tcp_server(&pers, be, bs) {
-        Some(i) if be.servers.get(i).is_some_and(|s| s.maxconn.is_none_or(|m| m == 0)) => (i, None),
+        Some(i)
+            if be
+                .servers
+                .get(i)
+                .is_some_and(|s| s.maxconn.is_none_or(|m| m == 0)) =>
+        {
+            (i, None)
+        }
         _ => {
             let (i, g) = pers.acquire(ctx, be_idx, key, wait).await?;
             (i, Some(g))

@@ -162,7 +162,6 @@ pub fn build_resolver(
     Ok(r)
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Versions
 
@@ -548,5 +547,4 @@ mod tests {
         assert_eq!(sel.unwrap().len(), 2);
         assert_eq!(w.len(), 1);
     }
-
 }

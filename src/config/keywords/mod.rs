@@ -37,7 +37,8 @@ impl Sections {
     pub const FCGI_APP: Sections = Sections(1 << 13);
     pub const LOG_FORWARD: Sections = Sections(1 << 14);
     /// Every proxy section, the usual domain of proxy keywords.
-    pub const PROXIES: Sections = Sections(Self::DEFAULTS.0 | Self::FRONTEND.0 | Self::LISTEN.0 | Self::BACKEND.0);
+    pub const PROXIES: Sections =
+        Sections(Self::DEFAULTS.0 | Self::FRONTEND.0 | Self::LISTEN.0 | Self::BACKEND.0);
     /// Sections with the frontend capability (defaults carry it for inheritance).
     pub const FE: Sections = Sections(Self::DEFAULTS.0 | Self::FRONTEND.0 | Self::LISTEN.0);
     /// Sections with the backend capability (defaults carry it for inheritance).
@@ -82,8 +83,18 @@ pub struct Keyword {
 }
 
 /// Builds a row; a `const fn` so tables stay `static`.
-pub const fn kw(name: &'static str, sections: Sections, support: Support, syntax: &'static str) -> Keyword {
-    Keyword { name, sections, support, syntax }
+pub const fn kw(
+    name: &'static str,
+    sections: Sections,
+    support: Support,
+    syntax: &'static str,
+) -> Keyword {
+    Keyword {
+        name,
+        sections,
+        support,
+        syntax,
+    }
 }
 
 /// The families of keywords, each its own namespace.
@@ -164,7 +175,14 @@ impl Family {
 fn directive_rows() -> &'static [Keyword] {
     use std::sync::OnceLock;
     static ALL: OnceLock<Vec<Keyword>> = OnceLock::new();
-    ALL.get_or_init(|| global::ROWS.iter().chain(proxy::ROWS).chain(sections::BODY_ROWS).copied().collect())
+    ALL.get_or_init(|| {
+        global::ROWS
+            .iter()
+            .chain(proxy::ROWS)
+            .chain(sections::BODY_ROWS)
+            .copied()
+            .collect()
+    })
 }
 
 /// `grammar/keywords.md`: the whole table, generated; a test keeps the file in sync.
@@ -193,7 +211,13 @@ pub fn markdown() -> String {
                 Support::Unsupported => "unsupported".to_string(),
                 Support::Removed(m) => format!("removed: {}", m.replace('|', "\\|")),
             };
-            out.push_str(&format!("| `{}` | {} | {} | {} |\n", k.name, section_names(k.sections), status, k.syntax.replace('|', "\\|")));
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                k.name,
+                section_names(k.sections),
+                status,
+                k.syntax.replace('|', "\\|")
+            ));
         }
     }
     out
@@ -217,8 +241,16 @@ fn section_names(s: Sections) -> String {
         (Sections::FCGI_APP, "fcgi-app"),
         (Sections::LOG_FORWARD, "log-forward"),
     ];
-    let names: Vec<&str> = NAMES.iter().filter(|(b, _)| s.intersects(*b)).map(|(_, n)| *n).collect();
-    if names.is_empty() { "-".to_string() } else { names.join(", ") }
+    let names: Vec<&str> = NAMES
+        .iter()
+        .filter(|(b, _)| s.intersects(*b))
+        .map(|(_, n)| *n)
+        .collect();
+    if names.is_empty() {
+        "-".to_string()
+    } else {
+        names.join(", ")
+    }
 }
 
 /// Finds the row for `name` in `family` that is valid in `section`; falls back to a row of
@@ -252,7 +284,11 @@ pub fn lookup(family: Family, name: &str, section: Sections) -> Option<&'static 
         .or_else(|| {
             Sections::PROXIES
                 .intersects(section)
-                .then(|| rows.iter().copied().find(|k| k.sections.intersects(Sections::PROXIES)))
+                .then(|| {
+                    rows.iter()
+                        .copied()
+                        .find(|k| k.sections.intersects(Sections::PROXIES))
+                })
                 .flatten()
         })
         .or_else(|| rows.first().copied())
@@ -273,7 +309,10 @@ mod tests {
             ("server_options::ROWS", server_options::ROWS),
             ("rule_actions::HTTP_REQUEST", rule_actions::HTTP_REQUEST),
             ("rule_actions::HTTP_RESPONSE", rule_actions::HTTP_RESPONSE),
-            ("rule_actions::HTTP_AFTER_RESPONSE", rule_actions::HTTP_AFTER_RESPONSE),
+            (
+                "rule_actions::HTTP_AFTER_RESPONSE",
+                rule_actions::HTTP_AFTER_RESPONSE,
+            ),
             ("rule_actions::TCP", rule_actions::TCP),
             ("fetches::FETCHES", fetches::FETCHES),
             ("fetches::CONVERTERS", fetches::CONVERTERS),
@@ -294,7 +333,11 @@ mod tests {
                     let clash = a.sections == Sections::NONE
                         || b.sections == Sections::NONE
                         || a.sections.intersects(b.sections);
-                    assert!(!clash, "{fam:?}: duplicate row '{}' ({:?} / {:?})", a.name, a.sections, b.sections);
+                    assert!(
+                        !clash,
+                        "{fam:?}: duplicate row '{}' ({:?} / {:?})",
+                        a.name, a.sections, b.sections
+                    );
                 }
             }
         }
@@ -304,29 +347,59 @@ mod tests {
     fn rows_are_well_formed_and_sorted() {
         for (file, rows) in files() {
             for k in rows {
-                assert!(!k.name.is_empty() && k.name.trim() == k.name, "{file}: bad name {:?}", k.name);
-                assert!(!k.name.contains("  ") && !k.name.contains('('), "{file}: bad name {:?}", k.name);
-                assert!(!k.syntax.is_empty() && k.syntax.len() < 100, "{file}: bad syntax for {}", k.name);
+                assert!(
+                    !k.name.is_empty() && k.name.trim() == k.name,
+                    "{file}: bad name {:?}",
+                    k.name
+                );
+                assert!(
+                    !k.name.contains("  ") && !k.name.contains('('),
+                    "{file}: bad name {:?}",
+                    k.name
+                );
+                assert!(
+                    !k.syntax.is_empty() && k.syntax.len() < 100,
+                    "{file}: bad syntax for {}",
+                    k.name
+                );
                 if let Support::Removed(msg) = k.support {
-                    assert!(!msg.trim().is_empty(), "{file}: empty Removed message for {}", k.name);
+                    assert!(
+                        !msg.trim().is_empty(),
+                        "{file}: empty Removed message for {}",
+                        k.name
+                    );
                 }
             }
             for w in rows.windows(2) {
-                assert!(w[0].name <= w[1].name, "{file}: '{}' listed before '{}'", w[0].name, w[1].name);
+                assert!(
+                    w[0].name <= w[1].name,
+                    "{file}: '{}' listed before '{}'",
+                    w[0].name,
+                    w[1].name
+                );
             }
         }
     }
 
     #[test]
     fn spot_checks() {
-        let get = |fam, name, sec| lookup(fam, name, sec).unwrap_or_else(|| panic!("{fam:?} '{name}' missing"));
+        let get = |fam, name, sec| {
+            lookup(fam, name, sec).unwrap_or_else(|| panic!("{fam:?} '{name}' missing"))
+        };
         let d = Family::Directive;
 
         let k = get(d, "timeout tunnel", Sections::BACKEND);
         assert_eq!(k.support, Support::Implemented);
-        assert!(k.sections.contains(Sections::BACKEND) && !k.sections.intersects(Sections::FRONTEND));
-        assert!(get(d, "timeout client", Sections::FRONTEND).sections.contains(Sections::DEFAULTS));
-        assert_eq!(get(d, "acl", Sections::DEFAULTS).sections, Sections::PROXIES);
+        assert!(
+            k.sections.contains(Sections::BACKEND) && !k.sections.intersects(Sections::FRONTEND)
+        );
+        assert!(get(d, "timeout client", Sections::FRONTEND)
+            .sections
+            .contains(Sections::DEFAULTS));
+        assert_eq!(
+            get(d, "acl", Sections::DEFAULTS).sections,
+            Sections::PROXIES
+        );
 
         assert_eq!(
             get(d, "nbproc", Sections::GLOBAL).support,
@@ -346,18 +419,45 @@ mod tests {
             get(d, "reqadd", Sections::FRONTEND).support,
             Support::Removed("The 'reqadd' directive is not supported anymore since HAProxy 2.1. Use 'http-request add-header' instead.")
         );
-        assert_eq!(get(d, "tune.ssl.default-dh-param", Sections::GLOBAL).support, Support::Accepted);
+        assert_eq!(
+            get(d, "tune.ssl.default-dh-param", Sections::GLOBAL).support,
+            Support::Accepted
+        );
         assert_eq!(get(d, "grace", Sections::GLOBAL).support, Support::Accepted);
-        assert!(matches!(get(d, "grace", Sections::LISTEN).support, Support::Removed(_)));
-        assert_eq!(get(d, "stats socket", Sections::GLOBAL).sections, Sections::GLOBAL);
-        assert_eq!(get(d, "stats uri", Sections::LISTEN).support, Support::Implemented);
+        assert!(matches!(
+            get(d, "grace", Sections::LISTEN).support,
+            Support::Removed(_)
+        ));
+        assert_eq!(
+            get(d, "stats socket", Sections::GLOBAL).sections,
+            Sections::GLOBAL
+        );
+        assert_eq!(
+            get(d, "stats uri", Sections::LISTEN).support,
+            Support::Implemented
+        );
 
         // Same word, different sections, different rows.
-        assert_eq!(get(d, "user", Sections::USERLIST).support, Support::Implemented);
-        assert_eq!(get(d, "user", Sections::GLOBAL).support, Support::Implemented);
-        assert_eq!(get(d, "user", Sections::PROGRAM).support, Support::Unsupported);
-        assert_eq!(get(d, "maxconn", Sections::LOG_FORWARD).sections, Sections::LOG_FORWARD);
-        assert_eq!(get(d, "timeout server", Sections::RING).sections, Sections::RING);
+        assert_eq!(
+            get(d, "user", Sections::USERLIST).support,
+            Support::Implemented
+        );
+        assert_eq!(
+            get(d, "user", Sections::GLOBAL).support,
+            Support::Implemented
+        );
+        assert_eq!(
+            get(d, "user", Sections::PROGRAM).support,
+            Support::Unsupported
+        );
+        assert_eq!(
+            get(d, "maxconn", Sections::LOG_FORWARD).sections,
+            Sections::LOG_FORWARD
+        );
+        assert_eq!(
+            get(d, "timeout server", Sections::RING).sections,
+            Sections::RING
+        );
 
         assert_eq!(
             get(Family::ProxyOption, "forceclose", Sections::BACKEND).support,
@@ -365,19 +465,49 @@ mod tests {
                 "option 'forceclose' is not supported any more since HAProxy 2.0, please just remove it, or use 'option httpclose' if absolutely needed."
             )
         );
-        assert_eq!(get(Family::ProxyOption, "httplog", Sections::FRONTEND).support, Support::Implemented);
-        assert_eq!(get(Family::Section, "userlist", Sections::NONE).support, Support::Implemented);
-        assert_eq!(get(Family::Section, "peers", Sections::NONE).support, Support::Unsupported);
-        assert_eq!(get(Family::BindOption, "ssl", Sections::NONE).support, Support::Implemented);
-        assert_eq!(get(Family::BindOption, "tfo", Sections::NONE).support, Support::Accepted);
-        assert_eq!(get(Family::ServerOption, "no-check", Sections::NONE).support, Support::Implemented);
-        assert_eq!(get(Family::ServerOption, "ssl", Sections::NONE).support, Support::Unsupported);
-        assert_eq!(get(Family::HttpRequestAction, "set-header", Sections::NONE).support, Support::Implemented);
+        assert_eq!(
+            get(Family::ProxyOption, "httplog", Sections::FRONTEND).support,
+            Support::Implemented
+        );
+        assert_eq!(
+            get(Family::Section, "userlist", Sections::NONE).support,
+            Support::Implemented
+        );
+        assert_eq!(
+            get(Family::Section, "peers", Sections::NONE).support,
+            Support::Unsupported
+        );
+        assert_eq!(
+            get(Family::BindOption, "ssl", Sections::NONE).support,
+            Support::Implemented
+        );
+        assert_eq!(
+            get(Family::BindOption, "tfo", Sections::NONE).support,
+            Support::Accepted
+        );
+        assert_eq!(
+            get(Family::ServerOption, "no-check", Sections::NONE).support,
+            Support::Implemented
+        );
+        assert_eq!(
+            get(Family::ServerOption, "ssl", Sections::NONE).support,
+            Support::Unsupported
+        );
+        assert_eq!(
+            get(Family::HttpRequestAction, "set-header", Sections::NONE).support,
+            Support::Implemented
+        );
         assert!(lookup(Family::HttpRequestAction, "track-sc2", Sections::NONE).is_some());
         assert!(lookup(Family::TcpAction, "expect-proxy", Sections::NONE).is_some());
-        assert_eq!(get(Family::Fetch, "hdr_beg", Sections::NONE).support, Support::Implemented);
+        assert_eq!(
+            get(Family::Fetch, "hdr_beg", Sections::NONE).support,
+            Support::Implemented
+        );
         assert!(lookup(Family::Fetch, "sc0_http_req_rate", Sections::NONE).is_some());
-        assert_eq!(get(Family::Converter, "lower", Sections::NONE).support, Support::Implemented);
+        assert_eq!(
+            get(Family::Converter, "lower", Sections::NONE).support,
+            Support::Implemented
+        );
         assert!(lookup(Family::Converter, "map_beg", Sections::NONE).is_some());
 
         // Unknown to HAProxy 2.6.12, so absent here.

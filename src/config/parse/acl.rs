@@ -36,14 +36,22 @@ pub fn parse_sample(text: &str) -> Option<Sample> {
     let mut iter = parts.into_iter().map(|p| split_call(p.trim()));
     let (fetch, args) = iter.next()??;
     let converters = iter.collect::<Option<Vec<_>>>()?;
-    Some(Sample { fetch, args, converters })
+    Some(Sample {
+        fetch,
+        args,
+        converters,
+    })
 }
 
 fn split_call(p: &str) -> Option<(String, Vec<String>)> {
     match p.find('(') {
         Some(i) if p.ends_with(')') => {
             let inner = &p[i + 1..p.len() - 1];
-            let args = if inner.is_empty() { Vec::new() } else { inner.split(',').map(|s| s.trim().to_string()).collect() };
+            let args = if inner.is_empty() {
+                Vec::new()
+            } else {
+                inner.split(',').map(|s| s.trim().to_string()).collect()
+            };
             Some((p[..i].to_string(), args))
         }
         Some(_) => None,
@@ -55,11 +63,16 @@ fn split_call(p: &str) -> Option<(String, Vec<String>)> {
 fn implied_method(fetch: &str) -> (MatchMethod, &str) {
     // Layer-6 fetches first: some end like a match suffix (`req_len`, `wait_end`).
     match fetch {
-        "req.len" | "req_len" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.ssl_ver" | "req_ssl_ver"
-        | "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt" | "req.ssl_st_ext" => return (MatchMethod::Int, fetch),
-        "wait_end" | "req.ssl_ec_ext" | "req.proto_http" | "req_proto_http" => return (MatchMethod::Bool, fetch),
+        "req.len" | "req_len" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.ssl_ver"
+        | "req_ssl_ver" | "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt"
+        | "req.ssl_st_ext" => return (MatchMethod::Int, fetch),
+        "wait_end" | "req.ssl_ec_ext" | "req.proto_http" | "req_proto_http" => {
+            return (MatchMethod::Bool, fetch)
+        }
         // The `payload` ACL keywords match binary patterns; `req.payload` needs `-m`.
-        "payload" | "payload_lv" | "req.payload" | "req.payload_lv" => return (MatchMethod::Bin, fetch),
+        "payload" | "payload_lv" | "req.payload" | "req.payload_lv" => {
+            return (MatchMethod::Bin, fetch)
+        }
         _ => {}
     }
     const SUFFIXES: &[(&str, MatchMethod)] = &[
@@ -114,7 +127,13 @@ pub fn wrap(what: &str, msg: &str) -> String {
 /// Parses `<criterion> [flags] <values...>` from `words[start..]`. `what` is the message
 /// template of the context (`error detected while parsing ACL 'x' : {}.`)
 /// for messages (`ACL 'x'`).
-fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, what: &str) -> Option<AclExpr> {
+fn parse_acl_expr(
+    ctx: &mut Ctx,
+    words: &[Word],
+    start: usize,
+    loc: &Location,
+    what: &str,
+) -> Option<AclExpr> {
     let crit = arg(words, start);
     let cloc = at(loc, words, start);
     let Some(sample) = parse_sample(crit) else {
@@ -128,9 +147,18 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
                 super::super::diag::Severity::Fatal,
                 "unknown-fetch",
                 cloc.clone(),
-                wrap(what, &format!("unknown fetch method '{0}' in ACL expression '{0}'", sample.fetch)),
+                wrap(
+                    what,
+                    &format!(
+                        "unknown fetch method '{0}' in ACL expression '{0}'",
+                        sample.fetch
+                    ),
+                ),
             );
-            if let Some(s) = super::super::suggest::best_match(&sample.fetch, Family::Fetch.rows().iter().map(|k| k.name)) {
+            if let Some(s) = super::super::suggest::best_match(
+                &sample.fetch,
+                Family::Fetch.rows().iter().map(|k| k.name),
+            ) {
                 d = d.with_help(format!("did you mean '{s}'?"));
             }
             ctx.push(d);
@@ -145,7 +173,11 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
     for (conv, _) in &sample.converters {
         match keywords::lookup(Family::Converter, conv, section) {
             None => {
-                ctx.fatal(&cloc, "unknown-converter", wrap(what, &format!("unknown converter '{conv}'")));
+                ctx.fatal(
+                    &cloc,
+                    "unknown-converter",
+                    wrap(what, &format!("unknown converter '{conv}'")),
+                );
                 return None;
             }
             Some(row) if row.support != Support::Implemented => {
@@ -161,7 +193,8 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
     }
     let (mut method, _) = implied_method(&sample.fetch);
     // A binary sample fetch (not an ACL keyword) has no default matching method.
-    let needs_m = matches!(sample.fetch.as_str(), "req.payload" | "req.payload_lv") && sample.converters.is_empty();
+    let needs_m = matches!(sample.fetch.as_str(), "req.payload" | "req.payload_lv")
+        && sample.converters.is_empty();
     let mut explicit_m = false;
     if !needs_m && method != MatchMethod::Bool && arg(words, start + 1).is_empty() {
         ctx.push(super::super::diag::Diagnostic::plain(
@@ -187,7 +220,16 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
                         explicit_m = true;
                     }
                     None => {
-                        ctx.fatal(&at(loc, words, i + 1), "bad-acl", wrap(what, &format!("unknown matching method '{m}' when parsing ACL expression")));
+                        ctx.fatal(
+                            &at(loc, words, i + 1),
+                            "bad-acl",
+                            wrap(
+                                what,
+                                &format!(
+                                    "unknown matching method '{m}' when parsing ACL expression"
+                                ),
+                            ),
+                        );
                         return None;
                     }
                 }
@@ -207,7 +249,10 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
         i += 1;
     }
     if method == MatchMethod::Reg {
-        ctx.push(unsupported(&cloc, "regular expression matching (-m reg, *_reg)"));
+        ctx.push(unsupported(
+            &cloc,
+            "regular expression matching (-m reg, *_reg)",
+        ));
         return None;
     }
     if needs_m && !explicit_m {
@@ -218,8 +263,14 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
         );
         return None;
     }
-    let mut patterns: Vec<String> = words[i.min(words.len())..].iter().map(|w| w.text.clone()).collect();
-    if matches!(sample.fetch.as_str(), "req.ssl_ver" | "req_ssl_ver") && !explicit_m && sample.converters.is_empty() {
+    let mut patterns: Vec<String> = words[i.min(words.len())..]
+        .iter()
+        .map(|w| w.text.clone())
+        .collect();
+    if matches!(sample.fetch.as_str(), "req.ssl_ver" | "req_ssl_ver")
+        && !explicit_m
+        && sample.converters.is_empty()
+    {
         match dotted_version_patterns(&patterns) {
             Ok(p) => patterns = p,
             Err(msg) => {
@@ -228,7 +279,12 @@ fn parse_acl_expr(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, w
             }
         }
     }
-    Some(AclExpr { fetch: sample, match_method: method, ignore_case, patterns })
+    Some(AclExpr {
+        fetch: sample,
+        match_method: method,
+        ignore_case,
+        patterns,
+    })
 }
 
 /// Argument checks of the layer-6 fetches (HAProxy's `make_arg_list()` and
@@ -239,9 +295,11 @@ fn check_l6_args(s: &Sample, crit: &str) -> Result<(), String> {
     let (ints, opt) = match f {
         "req.payload" | "payload" => (2, 0),
         "req.payload_lv" | "payload_lv" => (2, 1),
-        "req.rdp_cookie" | "req_rdp_cookie" | "rdp_cookie" | "req.rdp_cookie_cnt" | "req_rdp_cookie_cnt" | "rdp_cookie_cnt" => (0, 1),
-        "req.len" | "req_len" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.ssl_ver" | "req_ssl_ver" | "req.ssl_sni"
-        | "req_ssl_sni" | "req.ssl_alpn" | "req.ssl_ec_ext" | "req.ssl_st_ext" | "req.proto_http" | "req_proto_http" | "wait_end" => (0, 0),
+        "req.rdp_cookie" | "req_rdp_cookie" | "rdp_cookie" | "req.rdp_cookie_cnt"
+        | "req_rdp_cookie_cnt" | "rdp_cookie_cnt" => (0, 1),
+        "req.len" | "req_len" | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.ssl_ver"
+        | "req_ssl_ver" | "req.ssl_sni" | "req_ssl_sni" | "req.ssl_alpn" | "req.ssl_ec_ext"
+        | "req.ssl_st_ext" | "req.proto_http" | "req_proto_http" | "wait_end" => (0, 0),
         _ => return Ok(()),
     };
     let suffix = format!(" in ACL expression '{crit}'");
@@ -251,10 +309,16 @@ fn check_l6_args(s: &Sample, crit: &str) -> Result<(), String> {
         let open = crit.find('(').map_or(crit.len(), |i| i + 1);
         let mut pos = open;
         if ints + opt > 0 {
-            let commas: Vec<usize> = crit[open..].match_indices(',').map(|(i, _)| open + i).collect();
+            let commas: Vec<usize> = crit[open..]
+                .match_indices(',')
+                .map(|(i, _)| open + i)
+                .collect();
             pos = commas.get(ints + opt - 1).copied().unwrap_or(open);
         }
-        return Err(format!("fetch method '{f}' : expected ')' before '{}'{suffix}", &crit[pos..]));
+        return Err(format!(
+            "fetch method '{f}' : expected ')' before '{}'{suffix}",
+            &crit[pos..]
+        ));
     }
     if n < ints {
         return Err(if n == 0 {
@@ -280,7 +344,9 @@ fn check_l6_args(s: &Sample, crit: &str) -> Result<(), String> {
         }
         if let Some(o2) = s.args.get(2).filter(|a| !a.is_empty()) {
             match o2.parse::<i64>() {
-                Ok(v) if nums[0] + nums[1] + v < 0 => return Err(invalid("payload offset2 too negative")),
+                Ok(v) if nums[0] + nums[1] + v < 0 => {
+                    return Err(invalid("payload offset2 too negative"))
+                }
                 Ok(_) => {}
                 Err(_) => return Err(invalid("payload offset2 is not a number")),
             }
@@ -293,7 +359,10 @@ fn check_l6_args(s: &Sample, crit: &str) -> Result<(), String> {
 fn dotted(text: &str) -> Option<i64> {
     let (major, minor) = text.split_once('.').unwrap_or((text, "0"));
     let num = |t: &str| -> Option<i64> {
-        let digits = t.strip_prefix('-').or_else(|| t.strip_prefix('+')).unwrap_or(t);
+        let digits = t
+            .strip_prefix('-')
+            .or_else(|| t.strip_prefix('+'))
+            .unwrap_or(t);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
@@ -320,11 +389,15 @@ fn dotted_version_patterns(patterns: &[String]) -> Result<Vec<String>, String> {
         let range = p.contains(':') || p.contains('-');
         if !range && !op_eq {
             let (major, minor) = p.split_once('.').unwrap_or((p.as_str(), "0"));
-            let minor: i64 = minor.parse().map_err(|_| format!("'{p}' is neither a number nor a supported operator"))?;
+            let minor: i64 = minor
+                .parse()
+                .map_err(|_| format!("'{p}' is neither a number nor a supported operator"))?;
             if minor >= 65536 {
                 return Err(format!("'{p}' contains too large a minor value"));
             }
-            let major: i64 = major.parse().map_err(|_| format!("'{p}' is neither a number nor a supported operator"))?;
+            let major: i64 = major
+                .parse()
+                .map_err(|_| format!("'{p}' is neither a number nor a supported operator"))?;
             if major >= 65536 {
                 return Err(format!("'{p}' contains too large a major value"));
             }
@@ -333,7 +406,9 @@ fn dotted_version_patterns(patterns: &[String]) -> Result<Vec<String>, String> {
         }
         let sep = p.find([':', '-']);
         let v = match sep {
-            None => dotted(p).ok_or_else(|| format!("'{p}' is not a dotted number"))?.to_string(),
+            None => dotted(p)
+                .ok_or_else(|| format!("'{p}' is not a dotted number"))?
+                .to_string(),
             Some(i) => {
                 let bad = || format!("'{p}' is not a valid dotted number range");
                 let (a, b) = (&p[..i], &p[i + 1..]);
@@ -360,15 +435,30 @@ fn dotted_version_patterns(patterns: &[String]) -> Result<Vec<String>, String> {
 pub fn parse_acl_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     if let SectionState::Proxy(p) = &ctx.section {
         if p.is_defaults() && p.name.is_none() {
-            return ctx.fatal(loc, "not-in-defaults", "'acl' not allowed in anonymous 'defaults' section.");
+            return ctx.fatal(
+                loc,
+                "not-in-defaults",
+                "'acl' not allowed in anonymous 'defaults' section.",
+            );
         }
     }
     let name = arg(words, 1).to_string();
     if name.is_empty() || arg(words, 2).is_empty() {
-        return ctx.fatal(loc, "missing-argument", "'acl' expects an ACL name and a criterion.");
+        return ctx.fatal(
+            loc,
+            "missing-argument",
+            "'acl' expects an ACL name and a criterion.",
+        );
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'))) {
-        return ctx.fatal(&at(loc, words, 1), "bad-name", format!("character '{c}' is not permitted in acl name '{name}'"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':')))
+    {
+        return ctx.fatal(
+            &at(loc, words, 1),
+            "bad-name",
+            format!("character '{c}' is not permitted in acl name '{name}'"),
+        );
     }
     let what = format!("error detected while parsing ACL '{name}' : {{}}.");
     let unsupported_before = unsupported_count(ctx);
@@ -380,17 +470,30 @@ pub fn parse_acl_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         }
         return;
     };
-    let SectionState::Proxy(p) = &mut ctx.section else { return };
-    match p.acls.iter_mut().find(|a| a.name.as_deref() == Some(name.as_str())) {
+    let SectionState::Proxy(p) = &mut ctx.section else {
+        return;
+    };
+    match p
+        .acls
+        .iter_mut()
+        .find(|a| a.name.as_deref() == Some(name.as_str()))
+    {
         Some(a) => a.alternatives.push(expr),
-        None => p.acls.push(Acl { name: Some(name), alternatives: vec![expr] }),
+        None => p.acls.push(Acl {
+            name: Some(name),
+            alternatives: vec![expr],
+        }),
     }
 }
 
 /// A predefined ACL (`TRUE`, `METH_GET`, `LOCALHOST`...) as an expression.
 fn predefined(name: &str) -> Option<AclExpr> {
     let simple = |fetch: &str, method: MatchMethod, patterns: &[&str]| AclExpr {
-        fetch: Sample { fetch: fetch.into(), args: Vec::new(), converters: Vec::new() },
+        fetch: Sample {
+            fetch: fetch.into(),
+            args: Vec::new(),
+            converters: Vec::new(),
+        },
         match_method: method,
         ignore_case: false,
         patterns: patterns.iter().map(|s| s.to_string()).collect(),
@@ -420,12 +523,27 @@ fn predefined(name: &str) -> Option<AclExpr> {
 const UNSUPPORTED_PREDEFINED: &[&str] = &["HTTP_1.0", "HTTP_1.1", "HTTP_CONTENT", "HTTP_URL_ABS"];
 
 /// Parses `if|unless <terms>` starting at `words[start]`. Returns `None` after an error.
-pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, what: &str) -> Option<Condition> {
+pub fn parse_condition(
+    ctx: &mut Ctx,
+    words: &[Word],
+    start: usize,
+    loc: &Location,
+    what: &str,
+) -> Option<Condition> {
     let unless = match arg(words, start) {
         "if" => false,
         "unless" => true,
         other => {
-            ctx.fatal(&at(loc, words, start), "bad-condition", wrap(what, &format!("unexpected '{other}', expects 'if' or 'unless' followed by a condition")));
+            ctx.fatal(
+                &at(loc, words, start),
+                "bad-condition",
+                wrap(
+                    what,
+                    &format!(
+                        "unexpected '{other}', expects 'if' or 'unless' followed by a condition"
+                    ),
+                ),
+            );
             return None;
         }
     };
@@ -451,7 +569,11 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
         let acl_index = if term == "{" {
             let close = words[i..].iter().position(|x| x.text == "}").map(|p| p + i);
             let Some(close) = close else {
-                ctx.fatal(&at(loc, words, i), "bad-condition", wrap(what, "missing closing '}' in condition"));
+                ctx.fatal(
+                    &at(loc, words, i),
+                    "bad-condition",
+                    wrap(what, "missing closing '}' in condition"),
+                );
                 return None;
             };
             let inner = &words[..close];
@@ -466,7 +588,10 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
             // Already refused by name where it was defined.
             return None;
         } else if UNSUPPORTED_PREDEFINED.contains(&term) {
-            ctx.push(unsupported(&at(loc, words, i), &format!("predefined ACL {term}")));
+            ctx.push(unsupported(
+                &at(loc, words, i),
+                &format!("predefined ACL {term}"),
+            ));
             return None;
         } else {
             let mut d = super::super::diag::Diagnostic::parsing(
@@ -480,17 +605,26 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
                 ctx.abort = true;
             }
             if term.starts_with('{') {
-                d = d.with_help("an anonymous ACL needs spaces inside its braces: '{ fetch value }'");
-            } else if let Some(s) = super::super::suggest::best_match(term, acl_names(ctx).iter().map(String::as_str)) {
+                d = d.with_help(
+                    "an anonymous ACL needs spaces inside its braces: '{ fetch value }'",
+                );
+            } else if let Some(s) =
+                super::super::suggest::best_match(term, acl_names(ctx).iter().map(String::as_str))
+            {
                 d = d.with_help(format!("did you mean the ACL '{s}'?"));
             } else {
-                d = d.with_help(format!("declare it first with 'acl {term} <criterion> <value>' in this section"));
+                d = d.with_help(format!(
+                    "declare it first with 'acl {term} <criterion> <value>' in this section"
+                ));
             }
             ctx.push(d);
             return None;
         };
         if let Some(last) = any_of.last_mut() {
-            last.push(CondTerm { negate, acl: acl_index });
+            last.push(CondTerm {
+                negate,
+                acl: acl_index,
+            });
         }
         i += 1;
     }
@@ -498,7 +632,10 @@ pub fn parse_condition(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Locati
 }
 
 fn unsupported_count(ctx: &Ctx) -> usize {
-    ctx.diags.iter().filter(|d| d.code == "unsupported-keyword").count()
+    ctx.diags
+        .iter()
+        .filter(|d| d.code == "unsupported-keyword")
+        .count()
 }
 
 fn is_refused(ctx: &Ctx, name: &str) -> bool {
@@ -525,7 +662,10 @@ fn named_acl(ctx: &Ctx, name: &str) -> Option<usize> {
 fn push_anonymous(ctx: &mut Ctx, expr: AclExpr) -> usize {
     match &mut ctx.section {
         SectionState::Proxy(p) => {
-            p.acls.push(Acl { name: None, alternatives: vec![expr] });
+            p.acls.push(Acl {
+                name: None,
+                alternatives: vec![expr],
+            });
             p.acls.len() - 1
         }
         _ => 0,
@@ -551,12 +691,23 @@ mod tests {
 
     #[test]
     fn dotted_versions() {
-        let p = |v: &[&str]| dotted_version_patterns(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let p = |v: &[&str]| {
+            dotted_version_patterns(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        };
         assert_eq!(p(&["3.1"]), Ok(vec![(0x30001).to_string()]));
-        assert_eq!(p(&["3.1-3.3"]), Ok(vec![format!("{}:{}", 0x30001, 0x30003)]));
+        assert_eq!(
+            p(&["3.1-3.3"]),
+            Ok(vec![format!("{}:{}", 0x30001, 0x30003)])
+        );
         assert_eq!(p(&[":3"]), Ok(vec![format!(":{}", 0x30000)]));
-        assert_eq!(p(&["gt", "3"]), Ok(vec!["gt".to_string(), 0x30000.to_string()]));
+        assert_eq!(
+            p(&["gt", "3"]),
+            Ok(vec!["gt".to_string(), 0x30000.to_string()])
+        );
         assert_eq!(p(&["3.x"]), Err("'3.x' is not a dotted number".to_string()));
-        assert_eq!(p(&["3.3-3.1"]), Err("'3.3-3.1' is not a valid dotted number range".to_string()));
+        assert_eq!(
+            p(&["3.3-3.1"]),
+            Err("'3.3-3.1' is not a valid dotted number range".to_string())
+        );
     }
 }

@@ -44,7 +44,15 @@ fn is_stream_socket(fd: i32) -> bool {
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `ty`, a c_int we own.
-    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len) };
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
     rc == 0 && ty == libc::SOCK_STREAM
 }
 
@@ -63,14 +71,22 @@ fn proxy_label(ctx: &Ctx) -> &'static str {
 pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindDraft> {
     let raw = arg(words, 1);
     if raw.is_empty() {
-        ctx.fatal(loc, "missing-argument", "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.");
+        ctx.fatal(
+            loc,
+            "missing-argument",
+            "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.",
+        );
         return None;
     }
     let env = &ctx.env;
     let addrs = match address::parse_bind_list_with_env(raw, &|n: &str| env.get(n).cloned()) {
         Ok(a) => a,
         Err(e) => {
-            ctx.fatal(&at(loc, words, 1), "bad-address", format!("'bind' : {}", e.message()));
+            ctx.fatal(
+                &at(loc, words, 1),
+                "bad-address",
+                format!("'bind' : {}", e.message()),
+            );
             return None;
         }
     };
@@ -84,7 +100,11 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
             Host::Name(n) => match ctx.resolve(n, a.family_hint) {
                 Some(ip) => ip,
                 None => {
-                    ctx.fatal(&at(loc, words, 1), "dns", format!("'bind' : invalid address: '{n}' in '{raw}'"));
+                    ctx.fatal(
+                        &at(loc, words, 1),
+                        "dns",
+                        format!("'bind' : invalid address: '{n}' in '{raw}'"),
+                    );
                     return None;
                 }
             },
@@ -97,7 +117,10 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
                 continue;
             }
             Host::Path(_) => {
-                ctx.push(unsupported(&at(loc, words, 1), "bind on unix sockets or abstract sockets"));
+                ctx.push(unsupported(
+                    &at(loc, words, 1),
+                    "bind on unix sockets or abstract sockets",
+                ));
                 return None;
             }
         };
@@ -109,7 +132,11 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
                 }
             }
             PortSpec::None | PortSpec::Offset(_) => {
-                ctx.fatal(&at(loc, words, 1), "bad-address", format!("'bind' : missing port specification in '{raw}'"));
+                ctx.fatal(
+                    &at(loc, words, 1),
+                    "bad-address",
+                    format!("'bind' : missing port specification in '{raw}'"),
+                );
                 return None;
             }
         }
@@ -156,7 +183,16 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
         let value = arg(words, i + 1).to_string();
         let takes_value = matches!(
             opt,
-            "crt" | "alpn" | "ssl-min-ver" | "ssl-max-ver" | "ciphers" | "ciphersuites" | "curves" | "maxconn" | "backlog" | "name"
+            "crt"
+                | "alpn"
+                | "ssl-min-ver"
+                | "ssl-max-ver"
+                | "ciphers"
+                | "ciphersuites"
+                | "curves"
+                | "maxconn"
+                | "backlog"
+                | "name"
         );
         match row.support {
             Support::Removed(m) => {
@@ -179,7 +215,11 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
             Support::Implemented => {}
         }
         if takes_value && value.is_empty() {
-            ctx.fatal(&oloc, "missing-argument", format!("{prefix} : '{opt}' : missing value"));
+            ctx.fatal(
+                &oloc,
+                "missing-argument",
+                format!("{prefix} : '{opt}' : missing value"),
+            );
             return None;
         }
         match opt {
@@ -189,15 +229,29 @@ pub fn parse_bind(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<BindD
                 match super::tls::load_crt(&value, ctx.global.crt_base.as_deref()) {
                     Ok(certs) => b.certs.extend(certs),
                     Err(msg) => {
-                        ctx.fatal(&at(loc, words, i + 1), "certificate", format!("{prefix} : {msg}"));
+                        ctx.fatal(
+                            &at(loc, words, i + 1),
+                            "certificate",
+                            format!("{prefix} : {msg}"),
+                        );
                         return None;
                     }
                 }
             }
-            "alpn" => b.alpn = value.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            "alpn" => {
+                b.alpn = value
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
             "ssl-min-ver" | "ssl-max-ver" => {
                 let Some(v) = tls_version(&value) else {
-                    ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("{prefix} : '{value}' : unknown ssl/tls version"));
+                    ctx.fatal(
+                        &at(loc, words, i + 1),
+                        "bad-value",
+                        format!("{prefix} : '{value}' : unknown ssl/tls version"),
+                    );
                     return None;
                 };
                 if opt == "ssl-min-ver" {

@@ -2,7 +2,10 @@
 
 use super::super::address::{self, LogTarget as Target};
 use super::super::diag::{Diagnostic, Location, Severity};
-use super::super::ir::{Account, CliLevel, StatsSocket, StatsSocketAddr, LogTarget, Password, TlsDefaults, TlsVersion, User};
+use super::super::ir::{
+    Account, CliLevel, LogTarget, Password, StatsSocket, StatsSocketAddr, TlsDefaults, TlsVersion,
+    User,
+};
 use super::super::keywords::Keyword;
 use super::super::lexer::Word;
 use super::super::loader::{unsupported, with_col};
@@ -31,10 +34,13 @@ pub struct GlobalDraft {
 }
 
 const FACILITIES: &[&str] = &[
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp", "ntp", "audit", "alert", "cron2",
-    "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+    "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
 ];
-const LEVELS: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+const LEVELS: &[&str] = &[
+    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+];
 
 pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Location) {
     let kw_loc = with_col(loc, &words[0]);
@@ -42,11 +48,20 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
     match row.name {
         "maxconn" => {
             if ctx.global.maxconn.is_some() {
-                ctx.push(Diagnostic::parsing(Severity::AlertNonFatal, "duplicate", kw_loc, "'maxconn' already specified. Continuing."));
+                ctx.push(Diagnostic::parsing(
+                    Severity::AlertNonFatal,
+                    "duplicate",
+                    kw_loc,
+                    "'maxconn' already specified. Continuing.",
+                ));
                 return;
             }
             if a1.is_empty() {
-                return ctx.fatal(&kw_loc, "missing-argument", "'maxconn' expects an integer argument.");
+                return ctx.fatal(
+                    &kw_loc,
+                    "missing-argument",
+                    "'maxconn' expects an integer argument.",
+                );
             }
             ctx.global.maxconn = Some(values::atoi(&a1).clamp(0, u32::MAX as i64) as u32);
         }
@@ -56,8 +71,16 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             match values::parse_duration(&v, 1) {
                 Ok(d) if !v.is_empty() => ctx.global.stats_timeout_ms = Some(d.ms),
                 _ => {
-                    let bad = v.chars().find(|c| !c.is_ascii_digit()).map(String::from).unwrap_or_else(|| "\n".into());
-                    ctx.fatal(&kw_loc, "bad-value", format!("'stats timeout' : unexpected character '{bad}'"));
+                    let bad = v
+                        .chars()
+                        .find(|c| !c.is_ascii_digit())
+                        .map(String::from)
+                        .unwrap_or_else(|| "\n".into());
+                    ctx.fatal(
+                        &kw_loc,
+                        "bad-value",
+                        format!("'stats timeout' : unexpected character '{bad}'"),
+                    );
                 }
             }
         }
@@ -74,7 +97,10 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             let id = lookup_account(&a1, is_user);
             match id {
                 Some(id) => {
-                    let acc = Some(Account { name: Some(a1.clone()), id });
+                    let acc = Some(Account {
+                        name: Some(a1.clone()),
+                        id,
+                    });
                     if is_user {
                         ctx.global.user = acc;
                     } else {
@@ -83,7 +109,11 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
                 }
                 None => {
                     let what = if is_user { "user" } else { "group" };
-                    ctx.fatal(&at(loc, words, 1), "unknown-account", format!("cannot find {what} id for '{a1}' (0:Success)"));
+                    ctx.fatal(
+                        &at(loc, words, 1),
+                        "unknown-account",
+                        format!("cannot find {what} id for '{a1}' (0:Success)"),
+                    );
                 }
             }
         }
@@ -102,11 +132,19 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         "ca-base" => ctx.global.ca_base = Some(a1),
         "hard-stop-after" => match values::parse_duration(&a1, 1) {
             Ok(d) => ctx.global.hard_stop_after_ms = Some(d.ms),
-            Err(_) => ctx.fatal(&kw_loc, "bad-value", format!("unexpected character in 'hard-stop-after' value '{a1}'.")),
+            Err(_) => ctx.fatal(
+                &kw_loc,
+                "bad-value",
+                format!("unexpected character in 'hard-stop-after' value '{a1}'."),
+            ),
         },
         "setenv" | "presetenv" => {
             if words.len() != 3 {
-                return ctx.fatal(&kw_loc, "bad-arity", format!("'{}' expects exactly two arguments.", row.name));
+                return ctx.fatal(
+                    &kw_loc,
+                    "bad-arity",
+                    format!("'{}' expects exactly two arguments.", row.name),
+                );
             }
             let set = row.name == "setenv" || !ctx.env.contains_key(&a1);
             if set {
@@ -129,14 +167,22 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         "ssl-default-server-ciphersuites" => ctx.global.server_tls.ciphersuites = Some(a1),
         "ssl-default-bind-options" | "ssl-default-server-options" => {
             let bind_side = row.name == "ssl-default-bind-options";
-            let mut t = if bind_side { ctx.global.bind_tls.clone() } else { ctx.global.server_tls.clone() };
+            let mut t = if bind_side {
+                ctx.global.bind_tls.clone()
+            } else {
+                ctx.global.server_tls.clone()
+            };
             let mut i = 1;
             while i < words.len() {
                 let o = arg(words, i);
                 match o {
                     "ssl-min-ver" | "ssl-max-ver" => {
                         let Some(v) = tls_version(arg(words, i + 1)) else {
-                            return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("'{}' : unknown ssl/tls version", arg(words, i + 1)));
+                            return ctx.fatal(
+                                &at(loc, words, i + 1),
+                                "bad-value",
+                                format!("'{}' : unknown ssl/tls version", arg(words, i + 1)),
+                            );
                         };
                         if o == "ssl-min-ver" {
                             t.min_ver = Some(v);
@@ -149,14 +195,25 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
                     "no-sslv3" | "no-tlsv10" | "no-tlsv11" => {
                         // rustls never speaks these versions, so excluding them changes nothing.
                     }
-                    "no-tlsv12" | "no-tlsv13" | "force-tlsv12" | "force-tlsv13" | "force-sslv3" | "force-tlsv10" | "force-tlsv11" => {
-                        return ctx.push(unsupported(&at(loc, words, i), &format!("{} {o}", row.name)));
+                    "no-tlsv12" | "no-tlsv13" | "force-tlsv12" | "force-tlsv13" | "force-sslv3"
+                    | "force-tlsv10" | "force-tlsv11" => {
+                        return ctx.push(unsupported(
+                            &at(loc, words, i),
+                            &format!("{} {o}", row.name),
+                        ));
                     }
                     "prefer-client-ciphers" | "no-ca-names" | "allow-0rtt" => {
-                        return ctx.push(unsupported(&at(loc, words, i), &format!("{} {o}", row.name)));
+                        return ctx.push(unsupported(
+                            &at(loc, words, i),
+                            &format!("{} {o}", row.name),
+                        ));
                     }
                     _ => {
-                        return ctx.fatal(&at(loc, words, i), "bad-value", format!("'{}' : unknown or unsupported option '{o}'", row.name));
+                        return ctx.fatal(
+                            &at(loc, words, i),
+                            "bad-value",
+                            format!("'{}' : unknown or unsupported option '{o}'", row.name),
+                        );
                     }
                 }
                 i += 1;
@@ -170,14 +227,22 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         "ssl-server-verify" => match a1.as_str() {
             "none" => ctx.global.ssl_server_verify_required = Some(false),
             "required" => ctx.global.ssl_server_verify_required = Some(true),
-            _ => ctx.fatal(&kw_loc, "bad-value", "'ssl-server-verify' expects 'none' or 'required' as argument."),
+            _ => ctx.fatal(
+                &kw_loc,
+                "bad-value",
+                "'ssl-server-verify' expects 'none' or 'required' as argument.",
+            ),
         },
         "log" => {
             if let Some(entry) = parse_log(ctx, words, loc) {
                 match entry {
                     LogLine::Target(t) => ctx.global.logs.push(t),
                     LogLine::NoLog => ctx.global.logs.clear(),
-                    LogLine::Global => ctx.fatal(&kw_loc, "bad-value", "log : 'global' is only valid in proxies"),
+                    LogLine::Global => ctx.fatal(
+                        &kw_loc,
+                        "bad-value",
+                        "log : 'global' is only valid in proxies",
+                    ),
                 }
             }
         }
@@ -227,7 +292,11 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
     let a1 = arg(words, 1);
     if a1 == "global" {
         if let Some(extra) = words.get(2) {
-            ctx.fatal(&with_col(loc, extra), "bad-value", format!("log : unknown log facility '{}'", extra.text));
+            ctx.fatal(
+                &with_col(loc, extra),
+                "bad-value",
+                format!("log : unknown log facility '{}'", extra.text),
+            );
             return None;
         }
         return Some(LogLine::Global);
@@ -247,7 +316,11 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
         Ok(t) => t,
         Err(e) => {
             let nl = if e.ends_with_newline() { "\n" } else { "" };
-            ctx.fatal(&at(loc, words, 1), "bad-address", format!("log : {}{nl}", e.message()));
+            ctx.fatal(
+                &at(loc, words, 1),
+                "bad-address",
+                format!("log : {}{nl}", e.message()),
+            );
             return None;
         }
     };
@@ -256,7 +329,11 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
     if let Target::Udp(a) | Target::Tcp(a) = &target {
         if let address::Host::Name(h) = &a.host {
             if ctx.resolve(h, a.family_hint).is_none() {
-                ctx.fatal(&at(loc, words, 1), "dns", format!("log : invalid address: '{h}' in '{a1}'\n"));
+                ctx.fatal(
+                    &at(loc, words, 1),
+                    "dns",
+                    format!("log : invalid address: '{h}' in '{a1}'\n"),
+                );
                 return None;
             }
         }
@@ -269,7 +346,11 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
         let v = arg(words, i + 1);
         let n = values::atoi(v);
         if !(80..=65535).contains(&n) {
-            ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("log : invalid log length '{v}', must be between 80 and 65535"));
+            ctx.fatal(
+                &at(loc, words, i + 1),
+                "bad-value",
+                format!("log : invalid log length '{v}', must be between 80 and 65535"),
+            );
             return None;
         }
         len = Some(n as u32);
@@ -277,8 +358,15 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
     }
     if arg(words, i) == "format" {
         let f = arg(words, i + 1);
-        if !matches!(f, "rfc3164" | "rfc5424" | "short" | "raw" | "iso" | "local" | "priority" | "timed") {
-            ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("log : unknown log format '{f}'"));
+        if !matches!(
+            f,
+            "rfc3164" | "rfc5424" | "short" | "raw" | "iso" | "local" | "priority" | "timed"
+        ) {
+            ctx.fatal(
+                &at(loc, words, i + 1),
+                "bad-value",
+                format!("log : unknown log format '{f}'"),
+            );
             return None;
         }
         format = Some(f.to_string());
@@ -290,7 +378,11 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
     }
     let facility = arg(words, i);
     if !FACILITIES.contains(&facility) {
-        ctx.fatal(&at(loc, words, i), "bad-value", format!("log : unknown log facility '{facility}'"));
+        ctx.fatal(
+            &at(loc, words, i),
+            "bad-value",
+            format!("log : unknown log facility '{facility}'"),
+        );
         return None;
     }
     let mut levels = [None, None];
@@ -300,14 +392,26 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
             break;
         }
         if !LEVELS.contains(&l) {
-            let which = if j == i + 1 { "optional" } else { "optional minimum" };
-            ctx.fatal(&at(loc, words, j), "bad-value", format!("log : unknown {which} log level '{l}'"));
+            let which = if j == i + 1 {
+                "optional"
+            } else {
+                "optional minimum"
+            };
+            ctx.fatal(
+                &at(loc, words, j),
+                "bad-value",
+                format!("log : unknown {which} log level '{l}'"),
+            );
             return None;
         }
         *slot = Some(l.to_string());
     }
     if let Some(extra) = words.get(i + 3) {
-        ctx.fatal(&with_col(loc, extra), "extra-argument", format!("log : cannot handle unexpected argument '{}'.", extra.text));
+        ctx.fatal(
+            &with_col(loc, extra),
+            "extra-argument",
+            format!("log : cannot handle unexpected argument '{}'.", extra.text),
+        );
         return None;
     }
     Some(LogLine::Target(LogTarget {
@@ -323,17 +427,27 @@ pub fn parse_log(ctx: &mut Ctx, words: &[Word], loc: &Location) -> Option<LogLin
 /// `user` and `group` lines of a `userlist`.
 pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Location) {
     let kw_loc = with_col(loc, &words[0]);
-    let SectionState::Userlist(ul) = &mut ctx.section else { return };
+    let SectionState::Userlist(ul) = &mut ctx.section else {
+        return;
+    };
     let name = arg(words, 1).to_string();
     match row.name {
         "group" => {
             if name.is_empty() {
                 let ul_name = ul.name.clone();
-                return ctx.fatal(&kw_loc, "missing-argument", format!("'group' expects <name> as arguments in userlist '{ul_name}'."));
+                return ctx.fatal(
+                    &kw_loc,
+                    "missing-argument",
+                    format!("'group' expects <name> as arguments in userlist '{ul_name}'."),
+                );
             }
             ul.groups.push(name.clone());
             if arg(words, 2) == "users" {
-                let members: Vec<String> = arg(words, 3).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                let members: Vec<String> = arg(words, 3)
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
                 for u in ul.users.iter_mut().filter(|u| members.contains(&u.name)) {
                     u.groups.push(name.clone());
                 }
@@ -349,11 +463,22 @@ pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word],
                         // Verifying crypt(3) hashes is not implemented: refuse rather than
                         // reject every login.
                         let at_loc = at(loc, words, i);
-                        ctx.push(unsupported(&at_loc, "user ... password (crypt hashes; use insecure-password)"));
+                        ctx.push(unsupported(
+                            &at_loc,
+                            "user ... password (crypt hashes; use insecure-password)",
+                        ));
                         return;
                     }
-                    "insecure-password" => password = Password::Insecure(arg(words, i + 1).to_string()),
-                    "groups" => groups = arg(words, i + 1).split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    "insecure-password" => {
+                        password = Password::Insecure(arg(words, i + 1).to_string())
+                    }
+                    "groups" => {
+                        groups = arg(words, i + 1)
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    }
                     other => {
                         let ul_name = ul.name.clone();
                         return ctx.fatal(
@@ -365,7 +490,11 @@ pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word],
                 }
                 i += 2;
             }
-            ul.users.push(User { name, password, groups });
+            ul.users.push(User {
+                name,
+                password,
+                groups,
+            });
         }
         other => ctx.push(unsupported(&kw_loc, other)),
     }
@@ -375,16 +504,29 @@ pub fn parse_userlist_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word],
 fn parse_stats_socket(ctx: &mut Ctx, words: &[Word], kw_loc: &Location) {
     let target = arg(words, 2).to_string();
     if target.is_empty() {
-        return ctx.fatal(kw_loc, "missing-argument", "'stats socket' in global section expects an address or a path to a UNIX socket");
+        return ctx.fatal(
+            kw_loc,
+            "missing-argument",
+            "'stats socket' in global section expects an address or a path to a UNIX socket",
+        );
     }
     let addr = if let Some(p) = target.strip_prefix("unix@") {
         StatsSocketAddr::Unix(p.into())
     } else if target.starts_with('/') || target.starts_with('.') {
         StatsSocketAddr::Unix(target.clone().into())
     } else {
-        let t = target.trim_start_matches("ipv4@").trim_start_matches("ipv6@");
-        let t = t.strip_prefix('*').map(|r| format!("0.0.0.0{r}")).unwrap_or_else(|| t.to_string());
-        let t = if t.starts_with(':') { format!("0.0.0.0{t}") } else { t };
+        let t = target
+            .trim_start_matches("ipv4@")
+            .trim_start_matches("ipv6@");
+        let t = t
+            .strip_prefix('*')
+            .map(|r| format!("0.0.0.0{r}"))
+            .unwrap_or_else(|| t.to_string());
+        let t = if t.starts_with(':') {
+            format!("0.0.0.0{t}")
+        } else {
+            t
+        };
         match t.parse::<std::net::SocketAddr>() {
             Ok(sa) => StatsSocketAddr::Tcp(sa),
             Err(_) => {
@@ -392,7 +534,13 @@ fn parse_stats_socket(ctx: &mut Ctx, words: &[Word], kw_loc: &Location) {
             }
         }
     };
-    let mut sock = StatsSocket { addr, mode: None, level: CliLevel::Operator, uid: None, gid: None };
+    let mut sock = StatsSocket {
+        addr,
+        mode: None,
+        level: CliLevel::Operator,
+        uid: None,
+        gid: None,
+    };
     let mut i = 3;
     while i < words.len() {
         let k = arg(words, i).to_string();

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use super::super::address::{Host, PortSpec};
 use super::super::diag::{Diagnostic, Severity};
 use super::super::ir::{
-    HealthCheck,
-    Backend, Bind, BindTls, Config, Frontend, Global, LogFormatKind, Mode, Origin, SectionKind, Server, UseBackend,
+    Backend, Bind, BindTls, Config, Frontend, Global, HealthCheck, LogFormatKind, Mode, Origin,
+    SectionKind, Server, UseBackend,
 };
 use super::super::keywords::Sections;
 use super::super::loader::unsupported;
@@ -19,15 +19,25 @@ use super::{Ctx, ProxyDraft};
 /// (`compute_ideal_maxconn`): about half the file descriptors it may open, since a proxied
 /// connection needs two, and never below 100.
 fn ideal_maxconn() -> u32 {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we pass; no other memory is touched.
     let ok = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
-    let remain = if ok { lim.rlim_cur.max(lim.rlim_max).min(i32::MAX as u64) as u32 } else { 1024 };
+    let remain = if ok {
+        lim.rlim_cur.max(lim.rlim_max).min(i32::MAX as u64) as u32
+    } else {
+        1024
+    };
     (remain.saturating_sub(100) / 2).max(100)
 }
 
 fn origin(d: &ProxyDraft) -> Origin {
-    Origin { file: d.loc.file.clone(), line: d.loc.line }
+    Origin {
+        file: d.loc.file.clone(),
+        line: d.loc.line,
+    }
 }
 
 fn link_err(ctx: &mut Ctx, d: &ProxyDraft, code: &'static str, msg: String) {
@@ -53,10 +63,19 @@ fn check_names_in(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
                 continue;
             }
             // A frontend and a backend may share a name; a listen clashes with both.
-            let clash = d.kind == prev.kind || d.kind == Sections::LISTEN || prev.kind == Sections::LISTEN;
+            let clash =
+                d.kind == prev.kind || d.kind == Sections::LISTEN || prev.kind == Sections::LISTEN;
             if clash {
-                let prev_label = if prev.kind == d.kind { prev.label() } else { "proxy" };
-                let prev_label = if d.kind == Sections::LISTEN { prev.label() } else { prev_label };
+                let prev_label = if prev.kind == d.kind {
+                    prev.label()
+                } else {
+                    "proxy"
+                };
+                let prev_label = if d.kind == Sections::LISTEN {
+                    prev.label()
+                } else {
+                    prev_label
+                };
                 let msg = format!(
                     "Parsing [{}:{}]: {} '{}' has the same name as {} '{}' declared at {}:{}.",
                     d.loc.file,
@@ -68,7 +87,12 @@ fn check_names_in(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
                     prev.loc.file,
                     prev.loc.line
                 );
-                ctx.push(Diagnostic::plain(Severity::Fatal, "duplicate-name", Some(d.loc.clone()), msg));
+                ctx.push(Diagnostic::plain(
+                    Severity::Fatal,
+                    "duplicate-name",
+                    Some(d.loc.clone()),
+                    msg,
+                ));
                 break;
             }
         }
@@ -91,8 +115,16 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         for u in &ul.users {
             if let Some(g) = u.groups.iter().find(|g| !ul.groups.contains(g)) {
                 ctx.push(
-                    Diagnostic::plain(Severity::Fatal, "unknown-group", None, format!("userlist '{}': no such group '{g}' specified in user '{}'", ul.name, u.name))
-                        .link(),
+                    Diagnostic::plain(
+                        Severity::Fatal,
+                        "unknown-group",
+                        None,
+                        format!(
+                            "userlist '{}': no such group '{g}' specified in user '{}'",
+                            ul.name, u.name
+                        ),
+                    )
+                    .link(),
                 );
             }
         }
@@ -110,7 +142,10 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                     s.name,
                     prev.loc.line
                 );
-                ctx.push(Diagnostic::plain(Severity::Fatal, "duplicate-name", Some(s.loc.clone()), msg).link());
+                ctx.push(
+                    Diagnostic::plain(Severity::Fatal, "duplicate-name", Some(s.loc.clone()), msg)
+                        .link(),
+                );
             }
         }
     }
@@ -139,18 +174,41 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                     check_mode(ctx, d, be_drafts[i], "as its default backend");
                     default_backend = Some(i);
                 }
-                None if name.contains("%[") => ctx.push(unsupported(&d.loc, "dynamic default_backend names").link()),
-                None => link_err(ctx, d, "unknown-backend", format!("Proxy '{}': unable to find required default_backend: '{name}'.", d.display_name())),
+                None if name.contains("%[") => {
+                    ctx.push(unsupported(&d.loc, "dynamic default_backend names").link())
+                }
+                None => link_err(
+                    ctx,
+                    d,
+                    "unknown-backend",
+                    format!(
+                        "Proxy '{}': unable to find required default_backend: '{name}'.",
+                        d.display_name()
+                    ),
+                ),
             }
         }
         for (name, cond, loc) in &d.use_backend {
             match be_index.get(name) {
                 Some(&i) => {
                     check_mode(ctx, d, be_drafts[i], "in a 'use_backend' rule");
-                    use_backend.push(UseBackend { backend: i, cond: cond.clone() });
+                    use_backend.push(UseBackend {
+                        backend: i,
+                        cond: cond.clone(),
+                    });
                 }
-                None if name.contains('%') => ctx.push(unsupported(loc, "dynamic use_backend names").link()),
-                None => link_err(ctx, d, "unknown-backend", format!("Proxy '{}': unable to find required use_backend: '{name}'.", d.display_name())),
+                None if name.contains('%') => {
+                    ctx.push(unsupported(loc, "dynamic use_backend names").link())
+                }
+                None => link_err(
+                    ctx,
+                    d,
+                    "unknown-backend",
+                    format!(
+                        "Proxy '{}': unable to find required use_backend: '{name}'.",
+                        d.display_name()
+                    ),
+                ),
             }
         }
         frontends.push((d, use_backend, default_backend));
@@ -163,9 +221,17 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         let name = d.display_name();
         let label = d.label();
         if d.has_be() && d.mode == Mode::Tcp && d.cookie.is_some() {
-            link_warn(ctx, d, "http-option-in-tcp", format!("cookie will be ignored for {label} '{name}' (needs 'mode http')."));
+            link_warn(
+                ctx,
+                d,
+                "http-option-in-tcp",
+                format!("cookie will be ignored for {label} '{name}' (needs 'mode http')."),
+            );
         }
-        if d.has_fe() && d.mode == Mode::Tcp && matches!(d.log_format, LogFormatKind::Http | LogFormatKind::HttpClf) {
+        if d.has_fe()
+            && d.mode == Mode::Tcp
+            && matches!(d.log_format, LogFormatKind::Http | LogFormatKind::HttpClf)
+        {
             let at = d.httplog_loc.clone().unwrap_or_else(|| d.loc.clone());
             link_warn(ctx, d, "httplog-in-tcp", format!("parsing [{}:{}] : 'option httplog' not usable with {label} '{name}' (needs 'mode http'). Falling back to 'option tcplog'.", at.file, at.line));
         }
@@ -177,7 +243,8 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         // `connect`, and `server` unless a TCP backend has `tunnel`.
         let be_incomplete = d.has_be()
             && !d.servers.is_empty()
-            && (t.connect.is_none() || (t.server.is_none() && (d.mode == Mode::Http || t.tunnel.is_none())));
+            && (t.connect.is_none()
+                || (t.server.is_none() && (d.mode == Mode::Http || t.tunnel.is_none())));
         if (d.has_fe() && t.client.is_none()) || be_incomplete {
             link_warn(
                 ctx,
@@ -192,18 +259,47 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             check_server_tls(ctx, d, &global);
         }
         let has_log_addr = !d.logs.is_empty() || (d.log_global && global_has_logs);
-        if (d.log_format != LogFormatKind::None || d.custom_log_format.is_some()) && !has_log_addr && d.has_fe() {
-            link_warn(ctx, d, "log-without-target", format!("log format ignored for {label} '{name}' since it has no log address."));
+        if (d.log_format != LogFormatKind::None || d.custom_log_format.is_some())
+            && !has_log_addr
+            && d.has_fe()
+        {
+            link_warn(
+                ctx,
+                d,
+                "log-without-target",
+                format!("log format ignored for {label} '{name}' since it has no log address."),
+            );
         }
         if d.mode == Mode::Tcp && (!d.http_request.is_empty() || !d.http_response.is_empty()) {
-            let which = if d.http_request.is_empty() { "http-response" } else { "http-request" };
-            link_warn(ctx, d, "http-rules-in-tcp", format!("'{which}' rules ignored for {label} '{name}' as they require HTTP mode."));
+            let which = if d.http_request.is_empty() {
+                "http-response"
+            } else {
+                "http-request"
+            };
+            link_warn(
+                ctx,
+                d,
+                "http-rules-in-tcp",
+                format!("'{which}' rules ignored for {label} '{name}' as they require HTTP mode."),
+            );
         }
         if d.mode == Mode::Tcp && !d.redirects.is_empty() {
-            link_warn(ctx, d, "http-rules-in-tcp", format!("'redirect' rules ignored for {label} '{name}' as they require HTTP mode."));
+            link_warn(
+                ctx,
+                d,
+                "http-rules-in-tcp",
+                format!("'redirect' rules ignored for {label} '{name}' as they require HTTP mode."),
+            );
         }
         if d.mode == Mode::Tcp && d.forward_for.is_some() && d.has_be() {
-            link_warn(ctx, d, "http-option-in-tcp", format!("'option forwardfor' ignored for {label} '{name}' as it requires HTTP mode."));
+            link_warn(
+                ctx,
+                d,
+                "http-option-in-tcp",
+                format!(
+                    "'option forwardfor' ignored for {label} '{name}' as it requires HTTP mode."
+                ),
+            );
         }
         if d.mode == Mode::Tcp && d.has_be() {
             for s in d.servers.iter().filter(|s| s.opts.cookie.is_some()) {
@@ -245,13 +341,17 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             let ip = match &s.addr.host {
                 Host::Ip(ip) => Some(*ip),
                 Host::Any4 | Host::Any6 => {
-                    ctx.push(unsupported(&s.loc, "servers without an address (transparent/dispatch)").link());
+                    ctx.push(
+                        unsupported(&s.loc, "servers without an address (transparent/dispatch)")
+                            .link(),
+                    );
                     continue;
                 }
                 Host::Name(n) => match ctx.resolve(n, s.addr.family_hint) {
                     Some(ip) => Some(ip),
                     None => {
-                        let tolerate = ctx.opts.ignore_dns_failures || s.opts.init_addr.iter().any(|m| m == "none");
+                        let tolerate = ctx.opts.ignore_dns_failures
+                            || s.opts.init_addr.iter().any(|m| m == "none");
                         if tolerate {
                             ctx.push(
                                 Diagnostic::bracketed(Severity::Warning, "dns", s.loc.clone(), format!("{label} : could not resolve address '{n}', disabling server."))
@@ -260,7 +360,15 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
                             disabled = true;
                             None
                         } else {
-                            ctx.push(Diagnostic::bracketed(Severity::Fatal, "dns", s.loc.clone(), format!("{label} : could not resolve address '{n}'.")).link());
+                            ctx.push(
+                                Diagnostic::bracketed(
+                                    Severity::Fatal,
+                                    "dns",
+                                    s.loc.clone(),
+                                    format!("{label} : could not resolve address '{n}'."),
+                                )
+                                .link(),
+                            );
                             dns_failed = true;
                             continue;
                         }
@@ -286,7 +394,10 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             };
             servers.push(Server {
                 name: s.name.clone(),
-                origin: Origin { file: s.loc.file.clone(), line: s.loc.line },
+                origin: Origin {
+                    file: s.loc.file.clone(),
+                    line: s.loc.line,
+                },
                 id: o.id.unwrap_or(i as u32 + 1),
                 addr: s.addr.clone(),
                 resolved: ip.map(|ip| SocketAddr::new(ip, port)),
@@ -315,7 +426,11 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
         }
         backends.push(Backend {
             name: d.display_name(),
-            kind: if d.kind == Sections::LISTEN { SectionKind::Listen } else { SectionKind::Backend },
+            kind: if d.kind == Sections::LISTEN {
+                SectionKind::Listen
+            } else {
+                SectionKind::Backend
+            },
             origin: origin(d),
             mode: d.mode,
             disabled: d.disabled,
@@ -337,27 +452,60 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             stick_rules: stick_rules.remove(&d.display_name()).unwrap_or_default(),
             health: effective_health(ctx, d),
             log_health_checks: d.log_health_checks,
-            acls: if d.kind == Sections::BACKEND { d.acls.clone() } else { Vec::new() },
-            http_request: if d.kind == Sections::BACKEND { d.http_request.clone() } else { Vec::new() },
-            http_response: if d.kind == Sections::BACKEND { d.http_response.clone() } else { Vec::new() },
+            acls: if d.kind == Sections::BACKEND {
+                d.acls.clone()
+            } else {
+                Vec::new()
+            },
+            http_request: if d.kind == Sections::BACKEND {
+                d.http_request.clone()
+            } else {
+                Vec::new()
+            },
+            http_response: if d.kind == Sections::BACKEND {
+                d.http_response.clone()
+            } else {
+                Vec::new()
+            },
             errorfiles: d.errorfiles.clone(),
-            stats: if d.kind == Sections::BACKEND { d.stats.clone() } else { None },
+            stats: if d.kind == Sections::BACKEND {
+                d.stats.clone()
+            } else {
+                None
+            },
             tcp_request: super::tcp::rules_ir(d),
         });
     }
     if dns_failed {
-        ctx.push(Diagnostic::plain(Severity::Fatal, "dns", None, "Failed to initialize server(s) addr.").link());
+        ctx.push(
+            Diagnostic::plain(
+                Severity::Fatal,
+                "dns",
+                None,
+                "Failed to initialize server(s) addr.",
+            )
+            .link(),
+        );
         // HAProxy exits right there, without the "Fatal errors found" trailer.
         ctx.abort = true;
         return None;
     }
-    let fe_maxconn = |d: &ProxyDraft| d.maxconn.filter(|&m| m > 0).or(global.maxconn).unwrap_or_else(ideal_maxconn);
+    let fe_maxconn = |d: &ProxyDraft| {
+        d.maxconn
+            .filter(|&m| m > 0)
+            .or(global.maxconn)
+            .unwrap_or_else(ideal_maxconn)
+    };
     default_fullconn(&mut backends, &frontends, &fe_maxconn);
     let frontends = frontends
         .into_iter()
         .map(|(d, use_backend, default_backend)| Frontend {
             name: d.display_name(),
-            kind: if d.kind == Sections::LISTEN { SectionKind::Listen } else { SectionKind::Frontend },
+            kind: if d.kind == Sections::LISTEN {
+                SectionKind::Listen
+            } else {
+                SectionKind::Frontend
+            },
             origin: origin(d),
             mode: d.mode,
             disabled: d.disabled,
@@ -370,7 +518,16 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
             dontlognull: d.dontlognull,
             log_format: d.log_format,
             custom_log_format: d.custom_log_format.clone(),
-            logs: if d.log_global { global.logs.iter().cloned().chain(d.logs.iter().cloned()).collect() } else { d.logs.clone() },
+            logs: if d.log_global {
+                global
+                    .logs
+                    .iter()
+                    .cloned()
+                    .chain(d.logs.iter().cloned())
+                    .collect()
+            } else {
+                d.logs.clone()
+            },
             acls: d.acls.clone(),
             http_request: d.http_request.clone(),
             http_response: d.http_response.clone(),
@@ -414,7 +571,11 @@ pub fn link(ctx: &mut Ctx) -> Option<Config> {
 /// tenth, rounded up and at least 1, of the sum of the `maxconn` of the enabled frontends
 /// that can route to it: each frontend counts once for its `default_backend` (a `listen`
 /// without one: for itself) and once for each other backend its `use_backend` rules name.
-fn default_fullconn(backends: &mut [Backend], frontends: &[(&ProxyDraft, Vec<UseBackend>, Option<usize>)], maxconn: &dyn Fn(&ProxyDraft) -> u32) {
+fn default_fullconn(
+    backends: &mut [Backend],
+    frontends: &[(&ProxyDraft, Vec<UseBackend>, Option<usize>)],
+    maxconn: &dyn Fn(&ProxyDraft) -> u32,
+) {
     let mut tot = vec![0u64; backends.len()];
     for (d, use_backend, default_backend) in frontends {
         if d.disabled {
@@ -422,7 +583,11 @@ fn default_fullconn(backends: &mut [Backend], frontends: &[(&ProxyDraft, Vec<Use
         }
         let m = u64::from(maxconn(d));
         // A listen's own backend stands in for HAProxy's "no default backend".
-        let explicit_default = if d.default_backend.is_some() { *default_backend } else { None };
+        let explicit_default = if d.default_backend.is_some() {
+            *default_backend
+        } else {
+            None
+        };
         if let Some(t) = default_backend.and_then(|b| tot.get_mut(b)) {
             *t += m;
         }
@@ -458,12 +623,32 @@ fn check_server_tls(ctx: &mut Ctx, d: &ProxyDraft, global: &super::global::Globa
             } else {
                 "verify is enabled but no CA file specified."
             };
-            let msg = format!("[{}:{}] : 'server {}/{}' : {why}", s.loc.file, s.loc.line, d.display_name(), s.name);
-            ctx.push(Diagnostic::plain(Severity::Fatal, "ssl-verify-without-ca", Some(s.loc.clone()), msg).link());
+            let msg = format!(
+                "[{}:{}] : 'server {}/{}' : {why}",
+                s.loc.file,
+                s.loc.line,
+                d.display_name(),
+                s.name
+            );
+            ctx.push(
+                Diagnostic::plain(
+                    Severity::Fatal,
+                    "ssl-verify-without-ca",
+                    Some(s.loc.clone()),
+                    msg,
+                )
+                .link(),
+            );
         }
         if let Some(sni) = &s.opts.check_sni {
             if rustls::pki_types::DnsName::try_from(sni.as_str()).is_err() {
-                ctx.push(unsupported(&s.loc, "server check-sni with a value that is not a DNS name").link());
+                ctx.push(
+                    unsupported(
+                        &s.loc,
+                        "server check-sni with a value that is not a DNS name",
+                    )
+                    .link(),
+                );
             }
         }
     }
@@ -534,7 +719,10 @@ fn check_mode(ctx: &mut Ctx, fe: &ProxyDraft, be: &ProxyDraft, how: &str) {
 fn to_bind(b: &super::bind::BindDraft, global: &super::global::GlobalDraft) -> Bind {
     let defaults = &global.bind_tls;
     Bind {
-        origin: Origin { file: b.loc.file.clone(), line: b.loc.line },
+        origin: Origin {
+            file: b.loc.file.clone(),
+            line: b.loc.line,
+        },
         text: b.text.clone(),
         addrs: b.addrs.clone(),
         sockets: b.sockets.clone(),
@@ -546,7 +734,10 @@ fn to_bind(b: &super::bind::BindDraft, global: &super::global::GlobalDraft) -> B
             max_ver: b.max_ver.or(defaults.max_ver),
             disabled_versions: b.disabled_versions.clone(),
             ciphers: b.ciphers.clone().or_else(|| defaults.ciphers.clone()),
-            ciphersuites: b.ciphersuites.clone().or_else(|| defaults.ciphersuites.clone()),
+            ciphersuites: b
+                .ciphersuites
+                .clone()
+                .or_else(|| defaults.ciphersuites.clone()),
             curves: b.curves.clone().or_else(|| defaults.curves.clone()),
             no_tls_tickets: b.no_tls_tickets || defaults.no_tls_tickets,
             strict_sni: b.strict_sni,

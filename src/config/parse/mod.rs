@@ -82,7 +82,14 @@ impl Ctx {
             quiet_from: None,
             zero_warning: false,
             global: global::GlobalDraft::default(),
-            defaults: ProxyDraft::new_defaults(None, Location { file: String::new(), line: 0, col: None }),
+            defaults: ProxyDraft::new_defaults(
+                None,
+                Location {
+                    file: String::new(),
+                    line: 0,
+                    col: None,
+                },
+            ),
             named_defaults: HashMap::new(),
             proxies: Vec::new(),
             userlists: Vec::new(),
@@ -129,7 +136,11 @@ impl Ctx {
     }
 
     /// Resolves a host name with the configured resolver (the system's by default).
-    pub fn resolve(&self, name: &str, family: Option<super::address::Family>) -> Option<std::net::IpAddr> {
+    pub fn resolve(
+        &self,
+        name: &str,
+        family: Option<super::address::Family>,
+    ) -> Option<std::net::IpAddr> {
         match self.opts.resolver {
             Some(r) => r(name, family),
             None => super::address::resolve_host_for(name, family),
@@ -177,7 +188,12 @@ impl Ctx {
     }
 
     pub fn warn(&mut self, loc: &Location, code: &'static str, msg: impl Into<String>) {
-        self.push(Diagnostic::parsing(Severity::Warning, code, loc.clone(), msg));
+        self.push(Diagnostic::parsing(
+            Severity::Warning,
+            code,
+            loc.clone(),
+            msg,
+        ));
     }
 
     pub fn fatal(&mut self, loc: &Location, code: &'static str, msg: impl Into<String>) {
@@ -187,7 +203,8 @@ impl Ctx {
 
 /// A section name must be made of `[A-Za-z0-9_.:-]`.
 pub fn invalid_name_char(name: &str) -> Option<char> {
-    name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
+    name.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
 }
 
 fn section_label(kind: Sections) -> &'static str {
@@ -213,11 +230,19 @@ pub fn start_section(ctx: &mut Ctx, kind: Sections, words: &[Word], loc: &Locati
         }
         Sections::USERLIST => {
             let Some(name) = words.get(1) else {
-                ctx.fatal(loc, "missing-name", "'userlist' expects <name> as arguments.");
+                ctx.fatal(
+                    loc,
+                    "missing-name",
+                    "'userlist' expects <name> as arguments.",
+                );
                 ctx.section = SectionState::Broken;
                 return;
             };
-            ctx.section = SectionState::Userlist(super::ir::Userlist { name: name.text.clone(), users: Vec::new(), groups: Vec::new() });
+            ctx.section = SectionState::Userlist(super::ir::Userlist {
+                name: name.text.clone(),
+                users: Vec::new(),
+                groups: Vec::new(),
+            });
         }
         _ => proxy::start_proxy(ctx, kind, label, words, loc),
     }
@@ -238,17 +263,31 @@ pub fn dispatch_body(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     }
     // Compound keywords (`timeout client`, `stats uri`...) are rows of their own.
     let compound = words.get(1).map(|w| format!("{first} {}", w.text));
-    let triple = words.get(2).and_then(|w| compound.as_ref().map(|c| format!("{c} {}", w.text)));
+    let triple = words
+        .get(2)
+        .and_then(|w| compound.as_ref().map(|c| format!("{c} {}", w.text)));
     let row = triple
         .as_deref()
         .and_then(|c| keywords::lookup(Family::Directive, c, section))
-        .or_else(|| compound.as_deref().and_then(|c| keywords::lookup(Family::Directive, c, section)))
+        .or_else(|| {
+            compound
+                .as_deref()
+                .and_then(|c| keywords::lookup(Family::Directive, c, section))
+        })
         .filter(|k| k.sections.intersects(section) || is_proxy_family(section, k))
         .or_else(|| keywords::lookup(Family::Directive, first, section))
         // `timeout <unknown kind>` gets HAProxy's list of kinds from the timeout parser.
-        .or_else(|| (first == "timeout").then(|| keywords::lookup(Family::Directive, "timeout client", section)).flatten())
+        .or_else(|| {
+            (first == "timeout")
+                .then(|| keywords::lookup(Family::Directive, "timeout client", section))
+                .flatten()
+        })
         // `tcp-request` alone or with an unknown kind gets HAProxy's message from its parser.
-        .or_else(|| (first == "tcp-request").then(|| keywords::lookup(Family::Directive, "tcp-request content", section)).flatten());
+        .or_else(|| {
+            (first == "tcp-request")
+                .then(|| keywords::lookup(Family::Directive, "tcp-request content", section))
+                .flatten()
+        });
     let Some(row) = row else {
         unknown_keyword(ctx, words, loc, section);
         return;
@@ -279,7 +318,12 @@ pub fn check_status(ctx: &mut Ctx, row: &Keyword, words: &[Word], loc: &Location
     match row.support {
         Support::Implemented => true,
         Support::Removed(msg) => {
-            ctx.push(Diagnostic::parsing(Severity::Fatal, "removed-keyword", with_col(loc, &words[0]), msg));
+            ctx.push(Diagnostic::parsing(
+                Severity::Fatal,
+                "removed-keyword",
+                with_col(loc, &words[0]),
+                msg,
+            ));
             false
         }
         Support::Unsupported => {
@@ -304,14 +348,68 @@ pub fn check_status(ctx: &mut Ctx, row: &Keyword, words: &[Word], loc: &Location
 /// HAProxy's extra "did you mean" candidates for global and proxy sections
 /// (`common_kw_list` in cfgparse-listen.c).
 const COMMON_KEYWORDS: &[&str] = &[
-    "listen", "frontend", "backend", "defaults", "server", "default-server", "server-template", "bind", "monitor-net",
-    "monitor-uri", "mode", "id", "description", "disabled", "enabled", "bind-process", "acl", "dynamic-cookie-key",
-    "cookie", "email-alert", "persist", "appsession", "load-server-state-from-file", "server-state-file-name",
-    "max-session-srv-conns", "capture", "retries", "http-request", "http-response", "http-after-response",
-    "http-send-name-header", "block", "redirect", "use_backend", "use-server", "force-persist", "ignore-persist",
-    "force-persist", "stick-table", "stick", "stats", "option", "default_backend", "http-reuse", "monitor", "transparent",
-    "maxconn", "backlog", "fullconn", "dispatch", "balance", "hash-type", "hash-balance-factor", "unique-id-format",
-    "unique-id-header", "log-format", "log-format-sd", "log-tag", "log", "source", "usesrc", "error-log-format",
+    "listen",
+    "frontend",
+    "backend",
+    "defaults",
+    "server",
+    "default-server",
+    "server-template",
+    "bind",
+    "monitor-net",
+    "monitor-uri",
+    "mode",
+    "id",
+    "description",
+    "disabled",
+    "enabled",
+    "bind-process",
+    "acl",
+    "dynamic-cookie-key",
+    "cookie",
+    "email-alert",
+    "persist",
+    "appsession",
+    "load-server-state-from-file",
+    "server-state-file-name",
+    "max-session-srv-conns",
+    "capture",
+    "retries",
+    "http-request",
+    "http-response",
+    "http-after-response",
+    "http-send-name-header",
+    "block",
+    "redirect",
+    "use_backend",
+    "use-server",
+    "force-persist",
+    "ignore-persist",
+    "force-persist",
+    "stick-table",
+    "stick",
+    "stats",
+    "option",
+    "default_backend",
+    "http-reuse",
+    "monitor",
+    "transparent",
+    "maxconn",
+    "backlog",
+    "fullconn",
+    "dispatch",
+    "balance",
+    "hash-type",
+    "hash-balance-factor",
+    "unique-id-format",
+    "unique-id-header",
+    "log-format",
+    "log-format-sd",
+    "log-tag",
+    "log",
+    "source",
+    "usesrc",
+    "error-log-format",
 ];
 
 fn unknown_keyword(ctx: &mut Ctx, words: &[Word], loc: &Location, section: Sections) {
@@ -324,13 +422,24 @@ fn unknown_keyword(ctx: &mut Ctx, words: &[Word], loc: &Location, section: Secti
         .chain(COMMON_KEYWORDS.iter().copied())
         .collect();
     let label = section_label(section);
-    let label = if label == "unknown" { ctx.section_name.clone() } else { label.to_string() };
+    let label = if label == "unknown" {
+        ctx.section_name.clone()
+    } else {
+        label.to_string()
+    };
     let suggestion = best_match(first, candidates.iter().copied());
     let msg = match suggestion {
-        Some(s) => format!("unknown keyword '{first}' in '{label}' section; did you mean '{s}' maybe ?"),
+        Some(s) => {
+            format!("unknown keyword '{first}' in '{label}' section; did you mean '{s}' maybe ?")
+        }
         None => format!("unknown keyword '{first}' in '{label}' section"),
     };
-    let mut d = Diagnostic::parsing(Severity::Fatal, "unknown-keyword", with_col(loc, &words[0]), msg);
+    let mut d = Diagnostic::parsing(
+        Severity::Fatal,
+        "unknown-keyword",
+        with_col(loc, &words[0]),
+        msg,
+    );
     if let Some(s) = suggestion {
         d = d.with_help(format!("did you mean '{s}'?"));
     }

@@ -3,8 +3,9 @@
 
 use super::super::diag::{Diagnostic, Location, Severity};
 use super::super::ir::{
-    Acl, Balance, Cookie, CookieMode, ErrorFile, ForwardFor, HashFunction, HashMethod, HashType, HealthCheck, HttpCheck,
-    HttpCheckExpect, HttpConnMode, HttpReuse, HttpRule, LogFormatKind, LogTarget, Mode, Stats, TcpCheckStep, Timeouts,
+    Acl, Balance, Cookie, CookieMode, ErrorFile, ForwardFor, HashFunction, HashMethod, HashType,
+    HealthCheck, HttpCheck, HttpCheckExpect, HttpConnMode, HttpReuse, HttpRule, LogFormatKind,
+    LogTarget, Mode, Stats, TcpCheckStep, Timeouts,
 };
 use super::super::keywords::{self, Family, Keyword, Sections, Support};
 use super::super::lexer::Word;
@@ -170,14 +171,22 @@ pub struct HttpCheckRules {
 pub fn start_proxy(ctx: &mut Ctx, kind: Sections, label: &str, words: &[Word], loc: &Location) {
     let name = words.get(1).map(|w| w.text.clone());
     if kind != Sections::DEFAULTS && name.as_deref().is_none_or(str::is_empty) {
-        ctx.fatal(loc, "missing-name", format!("'{label}' expects an <id> argument"));
+        ctx.fatal(
+            loc,
+            "missing-name",
+            format!("'{label}' expects an <id> argument"),
+        );
         ctx.section = SectionState::Broken;
         ctx.abort = true;
         return;
     }
     if let Some(n) = name.as_deref() {
         if let Some(c) = invalid_name_char(n).filter(|_| !n.is_empty()) {
-            ctx.fatal(&at(loc, words, 1), "bad-name", format!("character '{c}' is not permitted in '{label}' name '{n}'."));
+            ctx.fatal(
+                &at(loc, words, 1),
+                "bad-name",
+                format!("character '{c}' is not permitted in '{label}' name '{n}'."),
+            );
             ctx.section = SectionState::Broken;
             return;
         }
@@ -192,8 +201,16 @@ pub fn start_proxy(ctx: &mut Ctx, kind: Sections, label: &str, words: &[Word], l
             // fatal: the section's body lines are what fail ("'listen' or 'defaults' expected").
             if kind != Sections::BACKEND {
                 ctx.push(
-                    Diagnostic::parsing(Severity::AlertNonFatal, "legacy-address", at(loc, words, 2), "please use the 'bind' keyword for listening addresses.")
-                        .with_help(format!("move '{}' to a 'bind {}' line inside the section", words[2].text, words[2].text)),
+                    Diagnostic::parsing(
+                        Severity::AlertNonFatal,
+                        "legacy-address",
+                        at(loc, words, 2),
+                        "please use the 'bind' keyword for listening addresses.",
+                    )
+                    .with_help(format!(
+                        "move '{}' to a 'bind {}' line inside the section",
+                        words[2].text, words[2].text
+                    )),
                 );
             }
             ctx.section = SectionState::LegacyAddress;
@@ -209,7 +226,12 @@ pub fn start_proxy(ctx: &mut Ctx, kind: Sections, label: &str, words: &[Word], l
                     Severity::Fatal,
                     "unknown-defaults",
                     Some(loc.clone()),
-                    format!("parsing [{}:{}] : defaults section '{f}' not found for {label} '{}'.", loc.file, loc.line, name.clone().unwrap_or_default()),
+                    format!(
+                        "parsing [{}:{}] : defaults section '{f}' not found for {label} '{}'.",
+                        loc.file,
+                        loc.line,
+                        name.clone().unwrap_or_default()
+                    ),
                 ));
                 ctx.section = SectionState::Broken;
                 ctx.abort = true;
@@ -245,11 +267,19 @@ fn proxy(ctx: &mut Ctx) -> Option<&mut ProxyDraft> {
 /// the proxy lacks.
 fn needs(ctx: &mut Ctx, loc: &Location, kw: &str, fe: bool, extra: &str) -> bool {
     let Some(p) = proxy(ctx) else { return false };
-    let (ok, cap) = if fe { (p.has_fe(), "frontend") } else { (p.has_be(), "backend") };
+    let (ok, cap) = if fe {
+        (p.has_fe(), "frontend")
+    } else {
+        (p.has_be(), "backend")
+    };
     if ok {
         return true;
     }
-    let msg = format!("'{kw}' ignored because {} '{}' has no {cap} capability.{extra}", p.label(), p.display_name());
+    let msg = format!(
+        "'{kw}' ignored because {} '{}' has no {cap} capability.{extra}",
+        p.label(),
+        p.display_name()
+    );
     ctx.warn(loc, "capability-ignored", msg);
     false
 }
@@ -271,21 +301,56 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         }
         n if n.starts_with("timeout ") => parse_timeout(ctx, words, loc),
         "maxconn" => {
-            if !needs(ctx, &kw_loc, "maxconn", true, " Maybe you want 'fullconn' instead ?") {
+            if !needs(
+                ctx,
+                &kw_loc,
+                "maxconn",
+                true,
+                " Maybe you want 'fullconn' instead ?",
+            ) {
                 return;
             }
-            let Some(v) = int_arg(ctx, words, loc, "maxconn", "'maxconn' expects an integer argument.") else { return };
+            let Some(v) = int_arg(
+                ctx,
+                words,
+                loc,
+                "maxconn",
+                "'maxconn' expects an integer argument.",
+            ) else {
+                return;
+            };
             if let Some(p) = proxy(ctx) {
                 p.maxconn = Some(v);
             }
         }
         "fullconn" => {
-            if !needs(ctx, &kw_loc, "fullconn", false, " Maybe you want 'maxconn' instead ?") {
+            if !needs(
+                ctx,
+                &kw_loc,
+                "fullconn",
+                false,
+                " Maybe you want 'maxconn' instead ?",
+            ) {
                 return;
             }
-            let Some(v) = int_arg(ctx, words, loc, "fullconn", "'fullconn' expects an integer argument.") else { return };
+            let Some(v) = int_arg(
+                ctx,
+                words,
+                loc,
+                "fullconn",
+                "'fullconn' expects an integer argument.",
+            ) else {
+                return;
+            };
             if words.len() > 2 {
-                return ctx.fatal(&at(loc, words, 2), "extra-argument", format!("'fullconn' cannot handle unexpected argument '{}'.", arg(words, 2)));
+                return ctx.fatal(
+                    &at(loc, words, 2),
+                    "extra-argument",
+                    format!(
+                        "'fullconn' cannot handle unexpected argument '{}'.",
+                        arg(words, 2)
+                    ),
+                );
             }
             if let Some(p) = proxy(ctx) {
                 p.fullconn = Some(v);
@@ -295,7 +360,13 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
             if !needs(ctx, &kw_loc, "retries", false, "") {
                 return;
             }
-            let Some(v) = int_arg(ctx, words, loc, "retries", "'retries' expects an integer argument (dispatch counts for one).") else {
+            let Some(v) = int_arg(
+                ctx,
+                words,
+                loc,
+                "retries",
+                "'retries' expects an integer argument (dispatch counts for one).",
+            ) else {
                 return;
             };
             if let Some(p) = proxy(ctx) {
@@ -325,9 +396,16 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         "server" | "default-server" | "server-template" => {
             let allowed = proxy(ctx).is_some_and(|p| p.has_be());
             if !allowed {
-                let label = proxy(ctx).map(|p| (p.label(), p.display_name())).unwrap_or(("proxy", String::new()));
+                let label = proxy(ctx)
+                    .map(|p| (p.label(), p.display_name()))
+                    .unwrap_or(("proxy", String::new()));
                 let msg = format!("parsing [{}:{}] : '{name}' not allowed because {} '{}' has no backend capability.", loc.file, loc.line, label.0, label.1);
-                ctx.push(Diagnostic::bracketed(Severity::Fatal, "capability", kw_loc, msg));
+                ctx.push(Diagnostic::bracketed(
+                    Severity::Fatal,
+                    "capability",
+                    kw_loc,
+                    msg,
+                ));
                 return;
             }
             server::parse_server_line(ctx, name, words, loc);
@@ -353,7 +431,13 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
                 "safe" => HttpReuse::Safe,
                 "aggressive" => HttpReuse::Aggressive,
                 "always" => HttpReuse::Always,
-                _ => return ctx.fatal(&kw_loc, "bad-value", "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'."),
+                _ => {
+                    return ctx.fatal(
+                        &kw_loc,
+                        "bad-value",
+                        "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.",
+                    )
+                }
             };
             if let Some(p) = proxy(ctx) {
                 p.http_reuse = v;
@@ -364,10 +448,21 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
                 return;
             }
             if arg(words, 1).is_empty() {
-                return ctx.fatal(&kw_loc, "missing-argument", "'default_backend' expects a backend name.");
+                return ctx.fatal(
+                    &kw_loc,
+                    "missing-argument",
+                    "'default_backend' expects a backend name.",
+                );
             }
             if words.len() > 2 {
-                return ctx.fatal(&at(loc, words, 2), "extra-argument", format!("'default_backend' cannot handle unexpected argument '{}'.", arg(words, 2)));
+                return ctx.fatal(
+                    &at(loc, words, 2),
+                    "extra-argument",
+                    format!(
+                        "'default_backend' cannot handle unexpected argument '{}'.",
+                        arg(words, 2)
+                    ),
+                );
             }
             let target = arg(words, 1).to_string();
             if let Some(p) = proxy(ctx) {
@@ -379,10 +474,20 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
                 return;
             }
             if arg(words, 1).is_empty() {
-                return ctx.fatal(&kw_loc, "missing-argument", "'use_backend' expects a backend name.");
+                return ctx.fatal(
+                    &kw_loc,
+                    "missing-argument",
+                    "'use_backend' expects a backend name.",
+                );
             }
             let cond = if words.len() > 2 {
-                match acl::parse_condition(ctx, words, 2, loc, "error detected while parsing switching rule : {}.") {
+                match acl::parse_condition(
+                    ctx,
+                    words,
+                    2,
+                    loc,
+                    "error detected while parsing switching rule : {}.",
+                ) {
                     Some(c) => Some(c),
                     None => return,
                 }
@@ -400,20 +505,28 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         "http-request" | "http-response" => rules::parse_http_rule(ctx, name, words, loc),
         n if n.starts_with("tcp-request ") => super::tcp::parse_tcp_request(ctx, words, loc),
         "redirect" => rules::parse_redirect_line(ctx, words, loc),
-        "option" if matches!(words[0].text.as_str(), "no" | "default") => parse_option(ctx, words, loc, 2, true),
+        "option" if matches!(words[0].text.as_str(), "no" | "default") => {
+            parse_option(ctx, words, loc, 2, true)
+        }
         "option" => parse_option(ctx, words, loc, 1, false),
         "cookie" => {
             if !needs(ctx, &kw_loc, "cookie", false, "") {
                 // HAProxy warns and then still validates the arguments.
                 if arg(words, 1).is_empty() {
-                    ctx.fatal(&kw_loc, "missing-argument", "'cookie' expects <cookie_name> as argument.");
+                    ctx.fatal(
+                        &kw_loc,
+                        "missing-argument",
+                        "'cookie' expects <cookie_name> as argument.",
+                    );
                 }
                 return;
             }
             parse_cookie(ctx, words, loc);
         }
         "stick-table" => stick::parse_stick_table(ctx, words, loc),
-        "stick" | "stick on" | "stick match" | "stick store-request" => stick::parse_stick(ctx, words, loc),
+        "stick" | "stick on" | "stick match" | "stick store-request" => {
+            stick::parse_stick(ctx, words, loc)
+        }
         "errorfile" => rules::parse_errorfile(ctx, words, loc),
         "log" if words[0].text == "no" => {
             if let Some(p) = proxy(ctx) {
@@ -437,16 +550,30 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
         }
         "log-format" => {
             if arg(words, 1).is_empty() {
-                return ctx.fatal(&kw_loc, "missing-argument", "log-format expects a string argument.");
+                return ctx.fatal(
+                    &kw_loc,
+                    "missing-argument",
+                    "log-format expects a string argument.",
+                );
             }
             if words.len() > 2 {
-                return ctx.fatal(&kw_loc, "extra-argument", "log-format expects only one argument, don't forget to escape spaces!");
+                return ctx.fatal(
+                    &kw_loc,
+                    "extra-argument",
+                    "log-format expects only one argument, don't forget to escape spaces!",
+                );
             }
             let f = arg(words, 1).to_string();
             if let Some(p) = proxy(ctx) {
                 if !p.has_fe() {
                     let pname = p.display_name();
-                    return ctx.warn(&kw_loc, "capability-ignored", format!("backend '{pname}' : 'log-format' directive is ignored in backends."));
+                    return ctx.warn(
+                        &kw_loc,
+                        "capability-ignored",
+                        format!(
+                            "backend '{pname}' : 'log-format' directive is ignored in backends."
+                        ),
+                    );
                 }
                 // The last of `log-format` and `option httplog|tcplog` wins, as in HAProxy.
                 p.custom_log_format = Some(f);
@@ -468,7 +595,13 @@ pub fn parse_line(ctx: &mut Ctx, row: &'static Keyword, words: &[Word], loc: &Lo
 use super::global;
 
 /// Reads an integer argument with atoi semantics; an empty argument is HAProxy's error.
-fn int_arg(ctx: &mut Ctx, words: &[Word], loc: &Location, _kw: &str, empty_msg: &str) -> Option<u32> {
+fn int_arg(
+    ctx: &mut Ctx,
+    words: &[Word],
+    loc: &Location,
+    _kw: &str,
+    empty_msg: &str,
+) -> Option<u32> {
     let a = arg(words, 1);
     if a.is_empty() {
         ctx.fatal(&with_col(loc, &words[0]), "missing-argument", empty_msg);
@@ -482,14 +615,28 @@ fn parse_timeout(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let full = format!("timeout {kind}");
     let kw_loc = with_col(loc, &words[0]);
     const KINDS: &str = "'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and 'server-fin'";
-    let fe_side = matches!(kind, "client" | "client-fin" | "http-request" | "http-keep-alive");
-    let be_side = matches!(kind, "server" | "server-fin" | "connect" | "check" | "queue" | "tunnel");
+    let fe_side = matches!(
+        kind,
+        "client" | "client-fin" | "http-request" | "http-keep-alive"
+    );
+    let be_side = matches!(
+        kind,
+        "server" | "server-fin" | "connect" | "check" | "queue" | "tunnel"
+    );
     if !fe_side && !be_side && kind != "tarpit" {
-        return ctx.fatal(&kw_loc, "bad-value", format!("'timeout' supports {KINDS} (got '{kind}')"));
+        return ctx.fatal(
+            &kw_loc,
+            "bad-value",
+            format!("'timeout' supports {KINDS} (got '{kind}')"),
+        );
     }
     let value = arg(words, 2);
     if value.is_empty() {
-        return ctx.fatal(&kw_loc, "missing-argument", format!("'{full}' expects an integer value (in milliseconds)"));
+        return ctx.fatal(
+            &kw_loc,
+            "missing-argument",
+            format!("'{full}' expects an integer value (in milliseconds)"),
+        );
     }
     let ms = match values::parse_duration(value, 1) {
         Ok(d) => {
@@ -520,15 +667,32 @@ fn parse_timeout(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         }
     };
     if let Some(extra) = words.get(3) {
-        return ctx.fatal(&with_col(loc, extra), "extra-argument", format!("'{full}' : unexpected extra argument '{}' after value '{value}'.", extra.text));
+        return ctx.fatal(
+            &with_col(loc, extra),
+            "extra-argument",
+            format!(
+                "'{full}' : unexpected extra argument '{}' after value '{value}'.",
+                extra.text
+            ),
+        );
     }
     let Some(p) = proxy(ctx) else { return };
     let (label, pname) = (p.label(), p.display_name());
     if fe_side && !p.has_fe() {
-        return ctx.warn(&kw_loc, "capability-ignored", format!("'{full}' will be ignored because {label} '{pname}' has no frontend capability"));
+        return ctx.warn(
+            &kw_loc,
+            "capability-ignored",
+            format!(
+                "'{full}' will be ignored because {label} '{pname}' has no frontend capability"
+            ),
+        );
     }
     if be_side && !p.has_be() {
-        return ctx.warn(&kw_loc, "capability-ignored", format!("'{full}' will be ignored because {label} '{pname}' has no backend capability"));
+        return ctx.warn(
+            &kw_loc,
+            "capability-ignored",
+            format!("'{full}' will be ignored because {label} '{pname}' has no backend capability"),
+        );
     }
     let v = if ms == 0 { None } else { Some(ms) };
     let t = &mut p.timeouts;
@@ -598,19 +762,38 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                     }
                 }
             }
-            Balance::Uri { len, depth, whole, path_only }
+            Balance::Uri {
+                len,
+                depth,
+                whole,
+                path_only,
+            }
         }
         "url_param" => {
             let name = arg(words, 2);
             if name.is_empty() {
-                return ctx.fatal(&aloc, "missing-argument", "balance url_param requires an URL parameter name.");
+                return ctx.fatal(
+                    &aloc,
+                    "missing-argument",
+                    "balance url_param requires an URL parameter name.",
+                );
             }
-            let check_post = if arg(words, 3) == "check_post" { Some(values::atoi(arg(words, 4)).max(0) as u32) } else { None };
+            let check_post = if arg(words, 3) == "check_post" {
+                Some(values::atoi(arg(words, 4)).max(0) as u32)
+            } else {
+                None
+            };
             if check_post.is_some() {
                 // Looking for the parameter in a POST body is not implemented by the balancer.
-                return ctx.push(unsupported(&at(loc, words, 3), "balance url_param check_post"));
+                return ctx.push(unsupported(
+                    &at(loc, words, 3),
+                    "balance url_param check_post",
+                ));
             }
-            Balance::UrlParam { name: name.to_string(), check_post }
+            Balance::UrlParam {
+                name: name.to_string(),
+                check_post,
+            }
         }
         "random" => Balance::Random { draws: 2 },
         // `rdp-cookie` hashes `mstshash`; `rdp-cookie(<name>)` ignores what follows `)`.
@@ -620,15 +803,29 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 _ if rest.is_empty() => None,
                 Some(r) => match r.find(')') {
                     Some(end) if end > 0 => Some(r[..end].to_string()),
-                    _ => return ctx.fatal(&aloc, "bad-value", "balance rdp-cookie : missing cookie name."),
+                    _ => {
+                        return ctx.fatal(
+                            &aloc,
+                            "bad-value",
+                            "balance rdp-cookie : missing cookie name.",
+                        )
+                    }
                 },
-                None => return ctx.fatal(&aloc, "bad-value", "balance rdp-cookie : missing cookie name."),
+                None => {
+                    return ctx.fatal(
+                        &aloc,
+                        "bad-value",
+                        "balance rdp-cookie : missing cookie name.",
+                    )
+                }
             };
             Balance::RdpCookie { name }
         }
         a if a.starts_with("random(") && a.ends_with(')') => {
             let n = values::atoi(&a[7..a.len() - 1]);
-            Balance::Random { draws: n.max(1) as u32 }
+            Balance::Random {
+                draws: n.max(1) as u32,
+            }
         }
         a if a.starts_with("hdr(") && a.ends_with(')') && a.len() > 5 => Balance::Hdr {
             name: a[4..a.len() - 1].to_string(),
@@ -637,9 +834,15 @@ fn parse_balance(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         "hash" => {
             let expr = arg(words, 2);
             if expr.is_empty() {
-                return ctx.fatal(&aloc, "missing-argument", "balance hash requires a sample expression.");
+                return ctx.fatal(
+                    &aloc,
+                    "missing-argument",
+                    "balance hash requires a sample expression.",
+                );
             }
-            Balance::Hash { expr: expr.to_string() }
+            Balance::Hash {
+                expr: expr.to_string(),
+            }
         }
         _ => return ctx.fatal(&aloc, "bad-value", BALANCE_ERR),
     };
@@ -652,18 +855,32 @@ fn parse_hash_type(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let method = match arg(words, 1) {
         "map-based" => HashMethod::MapBased,
         "consistent" => HashMethod::Consistent,
-        _ => return ctx.fatal(&with_col(loc, &words[0]), "bad-value", "'hash-type' only supports 'consistent' and 'map-based'."),
+        _ => {
+            return ctx.fatal(
+                &with_col(loc, &words[0]),
+                "bad-value",
+                "'hash-type' only supports 'consistent' and 'map-based'.",
+            )
+        }
     };
-    let mut ht = HashType { method, ..HashType::default() };
+    let mut ht = HashType {
+        method,
+        ..HashType::default()
+    };
     let mut i = 2;
     if let Some(f) = words.get(2) {
-        ht.function = match f.text.as_str() {
-            "sdbm" => HashFunction::Sdbm,
-            "djb2" => HashFunction::Djb2,
-            "wt6" => HashFunction::Wt6,
-            "crc32" => HashFunction::Crc32,
-            _ => return ctx.fatal(&with_col(loc, f), "bad-value", "'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions."),
-        };
+        ht.function =
+            match f.text.as_str() {
+                "sdbm" => HashFunction::Sdbm,
+                "djb2" => HashFunction::Djb2,
+                "wt6" => HashFunction::Wt6,
+                "crc32" => HashFunction::Crc32,
+                _ => return ctx.fatal(
+                    &with_col(loc, f),
+                    "bad-value",
+                    "'hash-type' only supports 'sdbm', 'djb2', 'crc32', or 'wt6' hash functions.",
+                ),
+            };
         i = 3;
     }
     // HAProxy's default for `consistent` without a function is sdbm *with* avalanche; the IR
@@ -673,7 +890,11 @@ fn parse_hash_type(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     }
     if let Some(m) = words.get(i) {
         if m.text != "avalanche" {
-            return ctx.fatal(&with_col(loc, m), "bad-value", "'hash-type' only supports 'avalanche' as a modifier for hash functions.");
+            return ctx.fatal(
+                &with_col(loc, m),
+                "bad-value",
+                "'hash-type' only supports 'avalanche' as a modifier for hash functions.",
+            );
         }
         ht.avalanche = true;
     }
@@ -709,20 +930,54 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
     }
     let Some(p) = proxy(ctx) else { return };
     let (label, pname) = (p.label(), p.display_name());
-    let fe_only = matches!(name, "httplog" | "tcplog" | "dontlognull" | "http-buffer-request");
-    let be_only = matches!(name, "redispatch" | "httpchk" | "allbackups" | "persist" | "tcp-check" | "log-health-checks" | "abortonclose");
+    let fe_only = matches!(
+        name,
+        "httplog" | "tcplog" | "dontlognull" | "http-buffer-request"
+    );
+    let be_only = matches!(
+        name,
+        "redispatch"
+            | "httpchk"
+            | "allbackups"
+            | "persist"
+            | "tcp-check"
+            | "log-health-checks"
+            | "abortonclose"
+    );
     if matches!(name, "httplog" | "tcplog") && !p.has_fe() {
-        return ctx.warn(&oloc, "capability-ignored", format!("backend '{pname}' : 'option {name}' directive is ignored in backends."));
+        return ctx.warn(
+            &oloc,
+            "capability-ignored",
+            format!("backend '{pname}' : 'option {name}' directive is ignored in backends."),
+        );
     }
     if fe_only && !p.has_fe() {
-        return ctx.warn(&oloc, "capability-ignored", format!("'{name}' ignored because {label} '{pname}' has no frontend capability."));
+        return ctx.warn(
+            &oloc,
+            "capability-ignored",
+            format!("'{name}' ignored because {label} '{pname}' has no frontend capability."),
+        );
     }
     if be_only && !p.has_be() {
-        return ctx.warn(&oloc, "capability-ignored", format!("'{name}' ignored because {label} '{pname}' has no backend capability."));
+        return ctx.warn(
+            &oloc,
+            "capability-ignored",
+            format!("'{name}' ignored because {label} '{pname}' has no backend capability."),
+        );
     }
     let rest = &words[idx + 1..];
-    if negated && matches!(name, "httpchk" | "tcp-check" | "forwardfor" | "httplog" | "tcplog") {
-        return ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "bad-negation", oloc, format!("negation/default is not supported for option '{name}'.")));
+    if negated
+        && matches!(
+            name,
+            "httpchk" | "tcp-check" | "forwardfor" | "httplog" | "tcplog"
+        )
+    {
+        return ctx.push(Diagnostic::parsing_tight(
+            Severity::Fatal,
+            "bad-negation",
+            oloc,
+            format!("negation/default is not supported for option '{name}'."),
+        ));
     }
     let on = !negated;
     match name {
@@ -732,7 +987,11 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
             match rest.first().map(|w| w.text.as_str()) {
                 None => p.log_format = LogFormatKind::Http,
                 Some("clf") => p.log_format = LogFormatKind::HttpClf,
-                Some(_) => ctx.fatal(&oloc, "bad-value", "keyword 'httplog' only supports option 'clf'."),
+                Some(_) => ctx.fatal(
+                    &oloc,
+                    "bad-value",
+                    "keyword 'httplog' only supports option 'clf'.",
+                ),
             }
         }
         "tcplog" => {
@@ -746,11 +1005,27 @@ fn parse_option(ctx: &mut Ctx, words: &[Word], loc: &Location, idx: usize, negat
         "abortonclose" => p.abortonclose = on,
         "log-health-checks" => p.log_health_checks = on,
         "http-buffer-request" => p.http_buffer_request = on,
-        "http-server-close" => p.http_conn_mode = if on { HttpConnMode::ServerClose } else { HttpConnMode::KeepAlive },
-        "httpclose" => p.http_conn_mode = if on { HttpConnMode::Close } else { HttpConnMode::KeepAlive },
+        "http-server-close" => {
+            p.http_conn_mode = if on {
+                HttpConnMode::ServerClose
+            } else {
+                HttpConnMode::KeepAlive
+            }
+        }
+        "httpclose" => {
+            p.http_conn_mode = if on {
+                HttpConnMode::Close
+            } else {
+                HttpConnMode::KeepAlive
+            }
+        }
         "http-keep-alive" => p.http_conn_mode = HttpConnMode::KeepAlive,
         "forwardfor" => {
-            let mut ff = ForwardFor { header: "X-Forwarded-For".into(), except: None, if_none: false };
+            let mut ff = ForwardFor {
+                header: "X-Forwarded-For".into(),
+                except: None,
+                if_none: false,
+            };
             let mut i = 0;
             while i < rest.len() {
                 match rest[i].text.as_str() {
@@ -853,7 +1128,11 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let name = arg(words, 1);
     let kw_loc = with_col(loc, &words[0]);
     if name.is_empty() {
-        return ctx.fatal(&kw_loc, "missing-argument", "'cookie' expects <cookie_name> as argument.");
+        return ctx.fatal(
+            &kw_loc,
+            "missing-argument",
+            "'cookie' expects <cookie_name> as argument.",
+        );
     }
     let mut c = Cookie {
         name: name.to_string(),
@@ -872,7 +1151,14 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     };
     // HAProxy keeps the mode keywords as flags and checks their combinations at the end.
     let (mut rewrite, mut insert, mut prefix) = (false, false, false);
-    let tight = |ctx: &mut Ctx, at: Location, msg: String| ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "bad-value", at, msg));
+    let tight = |ctx: &mut Ctx, at: Location, msg: String| {
+        ctx.push(Diagnostic::parsing_tight(
+            Severity::Fatal,
+            "bad-value",
+            at,
+            msg,
+        ))
+    };
     let mut i = 2;
     while i < words.len() {
         let w = arg(words, i);
@@ -895,10 +1181,22 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 }
                 if !v.contains('.') {
                     let msg = format!("domain '{v}' contains no embedded dot, this configuration may not work properly (see RFC6265#5.2.3).");
-                    ctx.push(Diagnostic::parsing_tight(Severity::Warning, "cookie-domain", at(loc, words, i + 1), msg));
+                    ctx.push(Diagnostic::parsing_tight(
+                        Severity::Warning,
+                        "cookie-domain",
+                        at(loc, words, i + 1),
+                        msg,
+                    ));
                 }
-                if let Some(bad) = v.chars().find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'))) {
-                    return tight(ctx, at(loc, words, i + 1), format!("character '{bad}' is not permitted in domain name '{v}'."));
+                if let Some(bad) = v
+                    .chars()
+                    .find(|ch| !(ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-')))
+                {
+                    return tight(
+                        ctx,
+                        at(loc, words, i + 1),
+                        format!("character '{bad}' is not permitted in domain name '{v}'."),
+                    );
                 }
                 c.domains.push(v.to_string());
                 i += 1;
@@ -906,14 +1204,27 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             "maxidle" | "maxlife" => {
                 let v = arg(words, i + 1);
                 if v.is_empty() {
-                    let what = if w == "maxidle" { "idletime" } else { "lifetime" };
-                    return tight(ctx, wloc, format!("'{w}' expects <{what}> in seconds as argument."));
+                    let what = if w == "maxidle" {
+                        "idletime"
+                    } else {
+                        "lifetime"
+                    };
+                    return tight(
+                        ctx,
+                        wloc,
+                        format!("'{w}' expects <{what}> in seconds as argument."),
+                    );
                 }
                 let vloc = at(loc, words, i + 1);
                 let secs = match values::parse_time_in_unit(v, 1000) {
                     Ok((secs, warning)) => {
                         if let Some(warn) = warning {
-                            ctx.push(Diagnostic::plain(Severity::Warning, "timer-junk", Some(vloc.clone()), warn));
+                            ctx.push(Diagnostic::plain(
+                                Severity::Warning,
+                                "timer-junk",
+                                Some(vloc.clone()),
+                                warn,
+                            ));
                         }
                         secs
                     }
@@ -924,10 +1235,18 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                         return tight(ctx, vloc, format!("timer underflow in argument <{v}> to <{w}>, minimum non-null value is 1 s."));
                     }
                     Err(values::DurationError::UnexpectedChar { ch }) => {
-                        return tight(ctx, vloc, format!("unexpected character '{ch}' in argument to <{w}>."));
+                        return tight(
+                            ctx,
+                            vloc,
+                            format!("unexpected character '{ch}' in argument to <{w}>."),
+                        );
                     }
                     Err(values::DurationError::Empty) => {
-                        return tight(ctx, wloc, format!("'{w}' expects <{w}> in seconds as argument."));
+                        return tight(
+                            ctx,
+                            wloc,
+                            format!("'{w}' expects <{w}> in seconds as argument."),
+                        );
                     }
                 };
                 let secs = (secs > 0).then_some(secs);
@@ -944,7 +1263,11 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                     return tight(ctx, wloc, format!("'{w}' expects <value> as argument."));
                 }
                 if let Some(b) = v.bytes().find(|b| b.is_ascii_control() || *b == b';') {
-                    return tight(ctx, at(loc, words, i + 1), format!("character '%x{b:02X}' is not permitted in attribute value."));
+                    return tight(
+                        ctx,
+                        at(loc, words, i + 1),
+                        format!("character '%x{b:02X}' is not permitted in attribute value."),
+                    );
                 }
                 c.attrs.push(v.to_string());
                 i += 1;
@@ -955,15 +1278,27 @@ fn parse_cookie(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     }
     let mut ok = true;
     if rewrite && c.indirect {
-        ctx.fatal(&kw_loc, "bad-value", "cookie 'rewrite' and 'indirect' modes are incompatible.");
+        ctx.fatal(
+            &kw_loc,
+            "bad-value",
+            "cookie 'rewrite' and 'indirect' modes are incompatible.",
+        );
         ok = false;
     }
     if [rewrite, insert, prefix].iter().filter(|m| **m).count() > 1 {
-        ctx.fatal(&kw_loc, "bad-value", "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible.");
+        ctx.fatal(
+            &kw_loc,
+            "bad-value",
+            "cookie 'rewrite', 'insert' and 'prefix' modes are incompatible.",
+        );
         ok = false;
     }
     if c.preserve && !insert && !c.indirect {
-        ctx.fatal(&kw_loc, "bad-value", "cookie 'preserve' requires at least 'insert' or 'indirect'.");
+        ctx.fatal(
+            &kw_loc,
+            "bad-value",
+            "cookie 'preserve' requires at least 'insert' or 'indirect'.",
+        );
         ok = false;
     }
     if !ok {
@@ -990,7 +1325,10 @@ fn parse_stats(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let sub = arg(words, 1);
     let kw_loc = with_col(loc, &words[0]);
     let Some(p) = proxy(ctx) else { return };
-    let stats = p.stats.get_or_insert_with(|| Stats { uri: "/haproxy?stats".into(), ..Stats::default() });
+    let stats = p.stats.get_or_insert_with(|| Stats {
+        uri: "/haproxy?stats".into(),
+        ..Stats::default()
+    });
     match sub {
         "enable" => {}
         "uri" => {
@@ -1010,14 +1348,22 @@ fn parse_stats(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         "auth" => {
             let v = arg(words, 2);
             if v.is_empty() {
-                return ctx.fatal(&kw_loc, "missing-argument", "'auth' needs a user:password account.");
+                return ctx.fatal(
+                    &kw_loc,
+                    "missing-argument",
+                    "'auth' needs a user:password account.",
+                );
             }
             let (u, pw) = v.split_once(':').unwrap_or((v, ""));
             stats.auth.push((u.to_string(), pw.to_string()));
         }
         "refresh" => match values::parse_duration(arg(words, 2), 1000) {
             Ok(d) => stats.refresh_ms = Some(d.ms),
-            Err(_) => ctx.fatal(&kw_loc, "bad-value", "'refresh' needs a positive interval in seconds."),
+            Err(_) => ctx.fatal(
+                &kw_loc,
+                "bad-value",
+                "'refresh' needs a positive interval in seconds.",
+            ),
         },
         "hide-version" => stats.hide_version = true,
         _ => {}
@@ -1033,7 +1379,12 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     match sub {
         "send" => {
             // HAProxy chains several send/expect pairs; haproxide runs one of each.
-            if rules.method.is_some() || rules.uri.is_some() || rules.version.is_some() || !rules.headers.is_empty() || rules.body.is_some() {
+            if rules.method.is_some()
+                || rules.uri.is_some()
+                || rules.version.is_some()
+                || !rules.headers.is_empty()
+                || rules.body.is_some()
+            {
                 return ctx.push(unsupported(&kw_loc, "http-check send (more than one)"));
             }
             let mut i = 2;
@@ -1081,21 +1432,42 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 "string" => super::super::ir::ExpectKind::String,
                 // rstatus/rstring need regular expressions; hdr/fhdr need header rules.
                 other => {
-                    return ctx.push(unsupported(&at(loc, words, i), &format!("http-check expect {other}")));
+                    return ctx.push(unsupported(
+                        &at(loc, words, i),
+                        &format!("http-check expect {other}"),
+                    ));
                 }
             };
             let pattern = arg(words, i + 1);
             if pattern.is_empty() {
-                return ctx.fatal(&kw_loc, "missing-argument", format!("'http-check expect' : '{}' expects <pattern> as argument.", arg(words, i)));
+                return ctx.fatal(
+                    &kw_loc,
+                    "missing-argument",
+                    format!(
+                        "'http-check expect' : '{}' expects <pattern> as argument.",
+                        arg(words, i)
+                    ),
+                );
             }
             if kind == super::super::ir::ExpectKind::Status && !valid_status_list(pattern) {
-                return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("'http-check expect' : invalid status list '{pattern}'."));
+                return ctx.fatal(
+                    &at(loc, words, i + 1),
+                    "bad-value",
+                    format!("'http-check expect' : invalid status list '{pattern}'."),
+                );
             }
             if let Some(extra) = words.get(i + 2) {
                 // min-recv, on-success, on-error, status-code, tout-status, comment...
-                return ctx.push(unsupported(&with_col(loc, extra), &format!("http-check expect {}", extra.text)));
+                return ctx.push(unsupported(
+                    &with_col(loc, extra),
+                    &format!("http-check expect {}", extra.text),
+                ));
             }
-            rules.expect = Some(HttpCheckExpect { negate, kind, pattern: pattern.to_string() });
+            rules.expect = Some(HttpCheckExpect {
+                negate,
+                kind,
+                pattern: pattern.to_string(),
+            });
         }
         "disable-on-404" => rules.disable_on_404 = true,
         other => return ctx.push(unsupported(&kw_loc, &format!("http-check {other}"))),
@@ -1109,7 +1481,9 @@ fn parse_http_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
 fn valid_status_list(s: &str) -> bool {
     s.split(',').all(|part| {
         let mut bounds = part.splitn(2, '-');
-        let ok = |b: Option<&str>| b.is_some_and(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()));
+        let ok = |b: Option<&str>| {
+            b.is_some_and(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()))
+        };
         match (bounds.next(), bounds.next()) {
             (a, None) => ok(a),
             (a, b) => ok(a) && ok(b),
@@ -1132,13 +1506,24 @@ fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                         i += 1;
                     }
                     // No TLS towards servers yet.
-                    "ssl" => return ctx.push(unsupported(&at(loc, words, i), "tcp-check connect ssl")),
+                    "ssl" => {
+                        return ctx.push(unsupported(&at(loc, words, i), "tcp-check connect ssl"))
+                    }
                     "send-proxy" => send_proxy = true,
-                    other => return ctx.push(unsupported(&at(loc, words, i), &format!("tcp-check connect {other}"))),
+                    other => {
+                        return ctx.push(unsupported(
+                            &at(loc, words, i),
+                            &format!("tcp-check connect {other}"),
+                        ))
+                    }
                 }
                 i += 1;
             }
-            TcpCheckStep::Connect { port, ssl, send_proxy }
+            TcpCheckStep::Connect {
+                port,
+                ssl,
+                send_proxy,
+            }
         }
         "send" => TcpCheckStep::Send(arg(words, 2).as_bytes().to_vec()),
         "send-lf" => return ctx.push(unsupported(&with_col(loc, &words[0]), "tcp-check send-lf")),
@@ -1151,19 +1536,43 @@ fn parse_tcp_check(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             let kind = match arg(words, i) {
                 "string" => super::super::ir::ExpectKind::String,
                 "binary" => super::super::ir::ExpectKind::Binary,
-                other => return ctx.push(unsupported(&at(loc, words, i), &format!("tcp-check expect {other}"))),
+                other => {
+                    return ctx.push(unsupported(
+                        &at(loc, words, i),
+                        &format!("tcp-check expect {other}"),
+                    ))
+                }
             };
             let pattern = arg(words, i + 1);
-            if kind == super::super::ir::ExpectKind::Binary && (!pattern.len().is_multiple_of(2) || !pattern.bytes().all(|b| b.is_ascii_hexdigit())) {
-                return ctx.fatal(&at(loc, words, i + 1), "bad-value", format!("'tcp-check expect binary' : invalid hex string '{pattern}'."));
+            if kind == super::super::ir::ExpectKind::Binary
+                && (!pattern.len().is_multiple_of(2)
+                    || !pattern.bytes().all(|b| b.is_ascii_hexdigit()))
+            {
+                return ctx.fatal(
+                    &at(loc, words, i + 1),
+                    "bad-value",
+                    format!("'tcp-check expect binary' : invalid hex string '{pattern}'."),
+                );
             }
             if let Some(extra) = words.get(i + 2) {
-                return ctx.push(unsupported(&with_col(loc, extra), &format!("tcp-check expect {}", extra.text)));
+                return ctx.push(unsupported(
+                    &with_col(loc, extra),
+                    &format!("tcp-check expect {}", extra.text),
+                ));
             }
-            TcpCheckStep::Expect(HttpCheckExpect { negate, kind, pattern: pattern.to_string() })
+            TcpCheckStep::Expect(HttpCheckExpect {
+                negate,
+                kind,
+                pattern: pattern.to_string(),
+            })
         }
         "comment" => TcpCheckStep::Comment(arg(words, 2).to_string()),
-        other => return ctx.push(unsupported(&with_col(loc, &words[0]), &format!("tcp-check {other}"))),
+        other => {
+            return ctx.push(unsupported(
+                &with_col(loc, &words[0]),
+                &format!("tcp-check {other}"),
+            ))
+        }
     };
     let Some(p) = proxy(ctx) else { return };
     p.tcp_check_rules.get_or_insert_with(Vec::new).push(step);

@@ -1,7 +1,9 @@
 //! `http-request`, `http-response`, `redirect` and `errorfile` lines.
 
 use super::super::diag::{Diagnostic, Location, Severity};
-use super::super::ir::{ErrorFile, HttpAction, HttpRule, LogFormat, Origin, Redirect, RedirectKind};
+use super::super::ir::{
+    ErrorFile, HttpAction, HttpRule, LogFormat, Origin, Redirect, RedirectKind,
+};
 use super::super::keywords::{self, Family, Sections, Support};
 use super::super::lexer::Word;
 use super::super::loader::unsupported;
@@ -12,28 +14,56 @@ use super::{acl, arg, at, Ctx, SectionState};
 /// HAProxy 2.6's own list, in its registration order, as its error message prints it.
 const HTTP_REQUEST_ACTIONS_AS_LISTED: &str = "'wait-for-handshake', 'ot-group', 'set-log-level', 'set-nice', 'use-service', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'do-resolve(*)', 'cache-use', 'add-acl(*)', 'add-header', 'allow', 'auth', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'disable-l7-retry', 'early-hint', 'normalize-uri', 'redirect', 'reject', 'replace-header', 'replace-path', 'replace-pathq', 'replace-uri', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-method', 'set-path', 'set-pathq', 'set-query', 'set-uri', 'strict-mode', 'tarpit', 'track-sc(*)', 'set-timeout', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-dst', 'set-dst-port', 'set-mark', 'set-src', 'set-src-port', 'set-tos', 'silent-drop', 'set-priority-class', 'set-priority-offset'";
 
-const ERRORFILE_CODES: &[u16] = &[200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504];
+const ERRORFILE_CODES: &[u16] = &[
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+];
 
 pub fn parse_errorfile(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let (code, path) = (arg(words, 1), arg(words, 2));
     if code.is_empty() || path.is_empty() {
-        return ctx.fatal(loc, "missing-argument", "errorfile : expects <status_code> and <file> as arguments.\n");
+        return ctx.fatal(
+            loc,
+            "missing-argument",
+            "errorfile : expects <status_code> and <file> as arguments.\n",
+        );
     }
     let status = values::atoi(code);
-    let Some(status) = ERRORFILE_CODES.iter().copied().find(|&c| c as i64 == status) else {
-        return ctx.fatal(&at(loc, words, 1), "bad-value", format!("errorfile : status code '{code}' not handled."));
+    let Some(status) = ERRORFILE_CODES
+        .iter()
+        .copied()
+        .find(|&c| c as i64 == status)
+    else {
+        return ctx.fatal(
+            &at(loc, words, 1),
+            "bad-value",
+            format!("errorfile : status code '{code}' not handled."),
+        );
     };
     let response = match std::fs::read(path) {
         Ok(b) => b,
-        Err(_) => return ctx.fatal(&at(loc, words, 2), "missing-file", format!("errorfile : error opening file '{path}'.")),
+        Err(_) => {
+            return ctx.fatal(
+                &at(loc, words, 2),
+                "missing-file",
+                format!("errorfile : error opening file '{path}'."),
+            )
+        }
     };
     // HAProxy parses the file as an HTTP response; a file without a status line is rejected.
     if !response.starts_with(b"HTTP/") {
-        return ctx.fatal(&at(loc, words, 2), "bad-file", format!("errorfile : '{path}': unable to parse headers (error offset: 0)"));
+        return ctx.fatal(
+            &at(loc, words, 2),
+            "bad-file",
+            format!("errorfile : '{path}': unable to parse headers (error offset: 0)"),
+        );
     }
     if let SectionState::Proxy(p) = &mut ctx.section {
         p.errorfiles.retain(|e| e.status != status);
-        p.errorfiles.push(ErrorFile { status, path: path.into(), response });
+        p.errorfiles.push(ErrorFile {
+            status,
+            path: path.into(),
+            response,
+        });
     }
 }
 
@@ -45,13 +75,21 @@ fn cond_start(words: &[Word], from: usize) -> Option<usize> {
 pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) {
     if let SectionState::Proxy(p) = &ctx.section {
         if p.is_defaults() && p.name.is_none() {
-            return ctx.fatal(loc, "not-in-defaults", format!("'{kw}' not allowed in anonymous 'defaults' section."));
+            return ctx.fatal(
+                loc,
+                "not-in-defaults",
+                format!("'{kw}' not allowed in anonymous 'defaults' section."),
+            );
         }
         if p.is_defaults() {
             return ctx.push(unsupported(loc, &format!("{kw} in a defaults section")));
         }
     }
-    let family = if kw == "http-request" { Family::HttpRequestAction } else { Family::HttpResponseAction };
+    let family = if kw == "http-request" {
+        Family::HttpRequestAction
+    } else {
+        Family::HttpResponseAction
+    };
     let raw_action = arg(words, 1);
     // `set-var(txn.x)` and friends carry their argument in parentheses.
     let action = raw_action.split('(').next().unwrap_or(raw_action);
@@ -64,7 +102,12 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
             quoted_list(&names)
         };
         let msg = format!("'{kw}' expects {list}, but got '{raw_action}'.");
-        ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "unknown-action", aloc, msg));
+        ctx.push(Diagnostic::parsing_tight(
+            Severity::Fatal,
+            "unknown-action",
+            aloc,
+            msg,
+        ));
         // HAProxy stops reading the file after this error.
         ctx.abort = true;
         return;
@@ -78,14 +121,27 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
     let args: Vec<&str> = words[2..end].iter().map(|w| w.text.as_str()).collect();
     let what = format!("error detected while parsing an '{kw} {action}' condition : {{}}.");
     // `redirect` parses its own condition (HAProxy words its errors differently).
-    let cond = if end < words.len() && action != "redirect" { Some(acl::parse_condition(ctx, words, end, loc, &what)) } else { None };
+    let cond = if end < words.len() && action != "redirect" {
+        Some(acl::parse_condition(ctx, words, end, loc, &what))
+    } else {
+        None
+    };
     let mut redirect_cond = None;
     let cond = match cond {
         Some(None) => return,
         Some(Some(c)) => Some(c),
         None => None,
     };
-    let bad = |ctx: &mut Ctx, msg: String| ctx.fatal(&aloc, "bad-rule", format!("error detected in {} while parsing '{kw} {action}' rule : {msg}.", proxy_desc(ctx)));
+    let bad = |ctx: &mut Ctx, msg: String| {
+        ctx.fatal(
+            &aloc,
+            "bad-rule",
+            format!(
+                "error detected in {} while parsing '{kw} {action}' rule : {msg}.",
+                proxy_desc(ctx)
+            ),
+        )
+    };
     let http_action = match action {
         "set-header" | "add-header" => {
             if args.len() != 2 {
@@ -106,7 +162,9 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
             if args.len() > 1 {
                 return ctx.push(unsupported(&aloc, &format!("{kw} del-header -m")));
             }
-            HttpAction::DelHeader { name: args[0].to_string() }
+            HttpAction::DelHeader {
+                name: args[0].to_string(),
+            }
         }
         "allow" => HttpAction::Allow,
         "deny" => {
@@ -114,7 +172,12 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
             match args.as_slice() {
                 [] => {}
                 ["deny_status", s] => status = values::atoi(s).clamp(0, 999) as u16,
-                _ => return ctx.push(unsupported(&aloc, &format!("{kw} deny with response options"))),
+                _ => {
+                    return ctx.push(unsupported(
+                        &aloc,
+                        &format!("{kw} deny with response options"),
+                    ))
+                }
             }
             HttpAction::Deny { status }
         }
@@ -140,19 +203,28 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
                 }
                 i += 2;
             }
-            HttpAction::Return { status, content_type, body }
+            HttpAction::Return {
+                status,
+                content_type,
+                body,
+            }
         }
         "replace-path" => {
             if args.len() != 2 {
                 return bad(ctx, "expects exactly 2 arguments".into());
             }
-            return ctx.push(unsupported(&aloc, &format!("{kw} replace-path (regular expressions)")));
+            return ctx.push(unsupported(
+                &aloc,
+                &format!("{kw} replace-path (regular expressions)"),
+            ));
         }
         "set-path" => {
             if args.len() != 1 {
                 return bad(ctx, "expects exactly 1 argument".into());
             }
-            HttpAction::SetPath { value: LogFormat(args[0].to_string()) }
+            HttpAction::SetPath {
+                value: LogFormat(args[0].to_string()),
+            }
         }
         "auth" => {
             let realm = match args.as_slice() {
@@ -165,19 +237,32 @@ pub fn parse_http_rule(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) 
         "set-status" => {
             let status = values::atoi(args.first().copied().unwrap_or(""));
             if !(100..=999).contains(&status) {
-                return bad(ctx, "expects an HTTP status code between 100 and 999".into());
+                return bad(
+                    ctx,
+                    "expects an HTTP status code between 100 and 999".into(),
+                );
             }
             let reason = match args.get(1..) {
                 Some(["reason", r]) => Some(r.to_string()),
                 _ => None,
             };
-            HttpAction::SetStatus { status: status as u16, reason }
+            HttpAction::SetStatus {
+                status: status as u16,
+                reason,
+            }
         }
         _ => return ctx.push(unsupported(&aloc, &format!("{kw} {action}"))),
     };
-    let origin = Origin { file: loc.file.clone(), line: loc.line };
+    let origin = Origin {
+        file: loc.file.clone(),
+        line: loc.line,
+    };
     let cond = cond.or(redirect_cond);
-    let rule = HttpRule { action: http_action, cond, origin };
+    let rule = HttpRule {
+        action: http_action,
+        cond,
+        origin,
+    };
     let line = loc.line;
     let mut warn_order = false;
     if let SectionState::Proxy(p) = &mut ctx.section {
@@ -212,10 +297,20 @@ fn quoted_list(items: &[&str]) -> String {
 /// HAProxy's `http_parse_redirect_rule`: options in any order, then an optional condition.
 /// `px` is `frontend 'name'`-style, `rule` names the rule in messages (`redirect rule`,
 /// `'http-request redirect' rule`). Returns `None` after reporting an error.
-fn parse_redirect(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, rule: &str) -> Option<(Redirect, Option<super::super::ir::Condition>)> {
+fn parse_redirect(
+    ctx: &mut Ctx,
+    words: &[Word],
+    start: usize,
+    loc: &Location,
+    rule: &str,
+) -> Option<(Redirect, Option<super::super::ir::Condition>)> {
     let px = proxy_desc(ctx);
     let fail = |ctx: &mut Ctx, at_loc: Location, msg: String| {
-        ctx.fatal(&at_loc, "bad-rule", format!("error detected in {px} while parsing {rule} : {msg}."));
+        ctx.fatal(
+            &at_loc,
+            "bad-rule",
+            format!("error detected in {px} while parsing {rule} : {msg}."),
+        );
     };
     let mut kind = None;
     let mut target = String::new();
@@ -227,9 +322,16 @@ fn parse_redirect(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, r
     while i < words.len() {
         let a = arg(words, i);
         let next = arg(words, i + 1).to_string();
-        let needs_value = matches!(a, "location" | "prefix" | "scheme" | "set-cookie" | "clear-cookie" | "code");
+        let needs_value = matches!(
+            a,
+            "location" | "prefix" | "scheme" | "set-cookie" | "clear-cookie" | "code"
+        );
         if needs_value && next.is_empty() {
-            fail(ctx, at(loc, words, i), format!("missing argument for '{a}'"));
+            fail(
+                ctx,
+                at(loc, words, i),
+                format!("missing argument for '{a}'"),
+            );
             return None;
         }
         match a {
@@ -266,7 +368,9 @@ fn parse_redirect(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, r
                 return None;
             }
             "if" | "unless" => {
-                let template = format!("error detected in {px} while parsing {rule} : error in condition: {{}}.");
+                let template = format!(
+                    "error detected in {px} while parsing {rule} : error in condition: {{}}."
+                );
                 cond = Some(acl::parse_condition(ctx, words, i, loc, &template)?);
                 break;
             }
@@ -282,10 +386,22 @@ fn parse_redirect(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, r
         i += 1;
     }
     let Some(kind) = kind else {
-        fail(ctx, loc.clone(), "redirection type expected ('prefix', 'location', or 'scheme')".into());
+        fail(
+            ctx,
+            loc.clone(),
+            "redirection type expected ('prefix', 'location', or 'scheme')".into(),
+        );
         return None;
     };
-    let r = Redirect { kind, target: LogFormat(target), code, drop_query, append_slash, set_cookie, clear_cookie };
+    let r = Redirect {
+        kind,
+        target: LogFormat(target),
+        code,
+        drop_query,
+        append_slash,
+        set_cookie,
+        clear_cookie,
+    };
     Some((r, cond))
 }
 
@@ -293,20 +409,37 @@ fn parse_redirect(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, r
 pub fn parse_redirect_line(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     if let SectionState::Proxy(p) = &ctx.section {
         if p.is_defaults() {
-            return ctx.fatal(loc, "not-in-defaults", "'redirect' not allowed in 'defaults' section.");
+            return ctx.fatal(
+                loc,
+                "not-in-defaults",
+                "'redirect' not allowed in 'defaults' section.",
+            );
         }
     }
-    let Some((r, cond)) = parse_redirect(ctx, words, 1, loc, "redirect rule") else { return };
-    let origin = Origin { file: loc.file.clone(), line: loc.line };
+    let Some((r, cond)) = parse_redirect(ctx, words, 1, loc, "redirect rule") else {
+        return;
+    };
+    let origin = Origin {
+        file: loc.file.clone(),
+        line: loc.line,
+    };
     let line = loc.line;
     let mut warn = false;
     if let SectionState::Proxy(p) = &mut ctx.section {
         warn = p.first_use_backend_line.is_some_and(|l| l < line);
         p.first_redirect_line.get_or_insert(line);
-        p.redirects.push(HttpRule { action: HttpAction::Redirect(r), cond, origin });
+        p.redirects.push(HttpRule {
+            action: HttpAction::Redirect(r),
+            cond,
+            origin,
+        });
     }
     if warn {
-        ctx.warn(loc, "rule-order", "a 'redirect' rule placed after a 'use_backend' rule will still be processed before.");
+        ctx.warn(
+            loc,
+            "rule-order",
+            "a 'redirect' rule placed after a 'use_backend' rule will still be processed before.",
+        );
     }
 }
 

@@ -85,7 +85,9 @@ pub struct ServerDraft {
 }
 
 pub fn parse_server_line(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location) {
-    let SectionState::Proxy(p) = &ctx.section else { return };
+    let SectionState::Proxy(p) = &ctx.section else {
+        return;
+    };
     let be_name = p.display_name();
     let mut opts = p.default_server.clone();
     if kw == "default-server" {
@@ -104,8 +106,14 @@ pub fn parse_server_line(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location
             None => (1, values::atoi(range)),
         };
         if prefix.is_empty() || range.is_empty() || arg(words, 3).is_empty() || lo <= 0 || hi < lo {
-            let msg = "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments.";
-            ctx.push(Diagnostic::bracketed(Severity::Fatal, "missing-argument", loc.clone(), msg));
+            let msg =
+                "'server-template' expects <prefix> <nb | range> <addr>[:<port>] as arguments.";
+            ctx.push(Diagnostic::bracketed(
+                Severity::Fatal,
+                "missing-argument",
+                loc.clone(),
+                msg,
+            ));
             return;
         }
         (prefix.to_string(), 3, Some((lo as u32, hi as u32)))
@@ -113,12 +121,22 @@ pub fn parse_server_line(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location
         (arg(words, 1).to_string(), 2, None)
     };
     if name.is_empty() || arg(words, addr_idx).is_empty() {
-        ctx.push(Diagnostic::bracketed(Severity::Fatal, "missing-argument", loc.clone(), "'server' expects <name> and <addr>[:<port>] as arguments."));
+        ctx.push(Diagnostic::bracketed(
+            Severity::Fatal,
+            "missing-argument",
+            loc.clone(),
+            "'server' expects <name> and <addr>[:<port>] as arguments.",
+        ));
         return;
     }
     let label = format!("'server {be_name}/{name}'");
     if let Some(c) = invalid_name_char(&name) {
-        ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-name", at(loc, words, 1), format!("character '{c}' is not permitted in server name '{name}'.")));
+        ctx.push(Diagnostic::bracketed(
+            Severity::Fatal,
+            "bad-name",
+            at(loc, words, 1),
+            format!("character '{c}' is not permitted in server name '{name}'."),
+        ));
         return;
     }
     let raw = arg(words, addr_idx);
@@ -127,30 +145,60 @@ pub fn parse_server_line(ctx: &mut Ctx, kw: &str, words: &[Word], loc: &Location
         Ok(a) => a,
         Err(e) => {
             let nl = if e.ends_with_newline() { "\n" } else { "" };
-            ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-address", at(loc, words, addr_idx), format!("{label} : {}{nl}", e.message())));
+            ctx.push(Diagnostic::bracketed(
+                Severity::Fatal,
+                "bad-address",
+                at(loc, words, addr_idx),
+                format!("{label} : {}{nl}", e.message()),
+            ));
             return;
         }
     };
     if !parse_options(ctx, words, addr_idx + 1, loc, &label, &mut opts) {
         return;
     }
-    let SectionState::Proxy(p) = &mut ctx.section else { return };
+    let SectionState::Proxy(p) = &mut ctx.section else {
+        return;
+    };
     let names: Vec<String> = match count {
         Some((lo, hi)) => (lo..=hi).map(|n| format!("{name}{n}")).collect(),
         None => vec![name],
     };
     // Duplicate names are reported at link time, as HAProxy does.
     for n in names {
-        p.servers.push(ServerDraft { name: n, loc: loc.clone(), addr_text: raw.to_string(), addr: addr.clone(), opts: opts.clone() });
+        p.servers.push(ServerDraft {
+            name: n,
+            loc: loc.clone(),
+            addr_text: raw.to_string(),
+            addr: addr.clone(),
+            opts: opts.clone(),
+        });
     }
 }
 
 /// Parses server options from `words[start..]` into `opts`. Returns false after an error.
-fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, label: &str, opts: &mut ServerOptions) -> bool {
-    let srv_name = label.rsplit('/').next().unwrap_or("").trim_end_matches('\'').to_string();
+fn parse_options(
+    ctx: &mut Ctx,
+    words: &[Word],
+    start: usize,
+    loc: &Location,
+    label: &str,
+    opts: &mut ServerOptions,
+) -> bool {
+    let srv_name = label
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\'')
+        .to_string();
     let mut i = start;
     let err = |ctx: &mut Ctx, i: usize, msg: String| {
-        ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-server-option", at(loc, words, i), format!("{label} : {msg}")));
+        ctx.push(Diagnostic::bracketed(
+            Severity::Fatal,
+            "bad-server-option",
+            at(loc, words, i),
+            format!("{label} : {msg}"),
+        ));
         false
     };
     while i < words.len() {
@@ -182,13 +230,23 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
         }
         let delay = |ctx: &mut Ctx, i: usize| -> Option<u32> {
             if v.is_empty() {
-                ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-server-option", at(loc, words, i), format!("{label} : '{o}' expects a delay as argument..")));
+                ctx.push(Diagnostic::bracketed(
+                    Severity::Fatal,
+                    "bad-server-option",
+                    at(loc, words, i),
+                    format!("{label} : '{o}' expects a delay as argument.."),
+                ));
                 return None;
             }
             match values::parse_duration(&v, 1) {
                 Ok(d) if d.ms > 0 => Some(d.ms),
                 Ok(_) => {
-                    ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-server-option", at(loc, words, i + 1), format!("{label} : '{o}' has to be > 0..")));
+                    ctx.push(Diagnostic::bracketed(
+                        Severity::Fatal,
+                        "bad-server-option",
+                        at(loc, words, i + 1),
+                        format!("{label} : '{o}' has to be > 0.."),
+                    ));
                     None
                 }
                 Err(values::DurationError::UnexpectedChar { ch }) => {
@@ -202,7 +260,12 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
                     None
                 }
                 Err(_) => {
-                    ctx.push(Diagnostic::bracketed(Severity::Fatal, "bad-server-option", at(loc, words, i + 1), format!("{label} : '{o}' : timer overflow..")));
+                    ctx.push(Diagnostic::bracketed(
+                        Severity::Fatal,
+                        "bad-server-option",
+                        at(loc, words, i + 1),
+                        format!("{label} : '{o}' : timer overflow.."),
+                    ));
                     None
                 }
             }
@@ -219,7 +282,9 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
             "send-proxy-v2" => opts.send_proxy = Some(ProxyProtocol::V2),
             "no-send-proxy" | "no-send-proxy-v2" => opts.send_proxy = None,
             "inter" | "fastinter" | "downinter" | "slowstart" => {
-                let Some(ms) = delay(ctx, i) else { return false };
+                let Some(ms) = delay(ctx, i) else {
+                    return false;
+                };
                 match o {
                     "inter" => opts.inter_ms = ms,
                     "fastinter" => opts.fastinter_ms = Some(ms),
@@ -243,7 +308,11 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
             "weight" => {
                 let n = values::atoi(&v);
                 if !(0..=256).contains(&n) {
-                    return err(ctx, i, format!("weight of server {srv_name} is not within 0 and 256 ({n}).."));
+                    return err(
+                        ctx,
+                        i,
+                        format!("weight of server {srv_name} is not within 0 and 256 ({n}).."),
+                    );
                 }
                 opts.weight = n as u32;
                 consumed = 2;
@@ -273,16 +342,28 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
                 consumed = 2;
             }
             "addr" => {
-                match v.parse::<std::net::IpAddr>().ok().or_else(|| ctx.resolve(&v, None)) {
+                match v
+                    .parse::<std::net::IpAddr>()
+                    .ok()
+                    .or_else(|| ctx.resolve(&v, None))
+                {
                     Some(ip) => opts.check_addr = Some(ip),
                     None => return err(ctx, i, format!("invalid address '{v}'")),
                 }
                 consumed = 2;
             }
             "init-addr" => {
-                let methods: Vec<String> = v.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect();
+                let methods: Vec<String> = v
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect();
                 if methods.is_empty() {
-                    return err(ctx, i, "'init-addr' expects a comma-separated list of methods.".into());
+                    return err(
+                        ctx,
+                        i,
+                        "'init-addr' expects a comma-separated list of methods.".into(),
+                    );
                 }
                 opts.init_addr = methods;
                 consumed = 2;
@@ -293,14 +374,22 @@ fn parse_options(ctx: &mut Ctx, words: &[Word], start: usize, loc: &Location, la
             }
             "on-marked-down" => {
                 if v != "shutdown-sessions" {
-                    return err(ctx, i, "'on-marked-down' expects 'shutdown-sessions' as argument.".into());
+                    return err(
+                        ctx,
+                        i,
+                        "'on-marked-down' expects 'shutdown-sessions' as argument.".into(),
+                    );
                 }
                 opts.on_marked_down_shutdown = true;
                 consumed = 2;
             }
             "on-marked-up" => {
                 if v != "shutdown-backup-sessions" {
-                    return err(ctx, i, "'on-marked-up' expects 'shutdown-backup-sessions' as argument.".into());
+                    return err(
+                        ctx,
+                        i,
+                        "'on-marked-up' expects 'shutdown-backup-sessions' as argument.".into(),
+                    );
                 }
                 opts.on_marked_up_shutdown_backups = true;
                 consumed = 2;

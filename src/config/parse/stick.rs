@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 
 use super::super::diag::{Diagnostic, Location, Severity};
-use super::super::ir::{Condition, Origin, Sample, StickAction, StickKeyType, StickRule, StickTable};
+use super::super::ir::{
+    Condition, Origin, Sample, StickAction, StickKeyType, StickRule, StickTable,
+};
 use super::super::keywords::{self, Family, Sections, Support};
 use super::super::lexer::Word;
 use super::super::loader::{unsupported, with_col};
@@ -57,11 +59,18 @@ pub fn parse_stick_table(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let kw_loc = with_col(loc, &words[0]);
     let Some(p) = draft(ctx) else { return };
     if p.is_defaults() {
-        return ctx.fatal(&kw_loc, "not-in-defaults", "'stick-table' is not supported in 'defaults' section.");
+        return ctx.fatal(
+            &kw_loc,
+            "not-in-defaults",
+            "'stick-table' is not supported in 'defaults' section.",
+        );
     }
     let name = p.display_name();
     // The table is named after its proxy; names are global (HAProxy's stktable_find_by_name).
-    let mine = p.stick_table.as_ref().map(|t| (cap_str(p), name.clone(), t.loc.clone()));
+    let mine = p
+        .stick_table
+        .as_ref()
+        .map(|t| (cap_str(p), name.clone(), t.loc.clone()));
     let other = mine.or_else(|| {
         ctx.proxies.iter().find_map(|o| {
             let t = o.stick_table.as_ref()?;
@@ -87,22 +96,40 @@ pub fn parse_stick_table(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 i += 1;
                 let v = arg(words, i);
                 if v.is_empty() {
-                    return ctx.fatal(&kw_loc, "missing-argument", format!("stick-table: missing argument after '{w}'."));
+                    return ctx.fatal(
+                        &kw_loc,
+                        "missing-argument",
+                        format!("stick-table: missing argument after '{w}'."),
+                    );
                 }
                 match values::parse_size(v) {
                     Ok(n) => size = n,
                     Err(values::SizeError::UnexpectedChar { ch }) => {
-                        return ctx.fatal(&at(loc, words, i), "bad-value", format!("stick-table: unexpected character '{ch}' in argument of '{w}'."));
+                        return ctx.fatal(
+                            &at(loc, words, i),
+                            "bad-value",
+                            format!(
+                                "stick-table: unexpected character '{ch}' in argument of '{w}'."
+                            ),
+                        );
                     }
                     Err(_) => {
-                        return ctx.fatal(&at(loc, words, i), "bad-value", format!("stick-table: missing argument after '{w}'."));
+                        return ctx.fatal(
+                            &at(loc, words, i),
+                            "bad-value",
+                            format!("stick-table: missing argument after '{w}'."),
+                        );
                     }
                 }
                 i += 1;
             }
             "peers" => {
                 if arg(words, i + 1).is_empty() {
-                    return ctx.fatal(&kw_loc, "missing-argument", format!("stick-table: missing argument after '{w}'."));
+                    return ctx.fatal(
+                        &kw_loc,
+                        "missing-argument",
+                        format!("stick-table: missing argument after '{w}'."),
+                    );
                 }
                 return ctx.push(unsupported(&at(loc, words, i), "stick-table peers"));
             }
@@ -110,28 +137,57 @@ pub fn parse_stick_table(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 i += 1;
                 let v = arg(words, i);
                 if v.is_empty() {
-                    return ctx.fatal(&kw_loc, "missing-argument", format!("stick-table: missing argument after '{w}'."));
+                    return ctx.fatal(
+                        &kw_loc,
+                        "missing-argument",
+                        format!("stick-table: missing argument after '{w}'."),
+                    );
                 }
                 match values::parse_duration(v, 1) {
                     Ok(d) => {
                         if let Some(warn) = d.warning {
-                            ctx.push(Diagnostic::plain(Severity::Warning, "timer-junk", Some(at(loc, words, i)), warn));
+                            ctx.push(Diagnostic::plain(
+                                Severity::Warning,
+                                "timer-junk",
+                                Some(at(loc, words, i)),
+                                warn,
+                            ));
                         }
                         expire_ms = (d.ms > 0).then_some(d.ms);
                     }
                     Err(values::DurationError::Overflow) => {
                         let msg = format!("stick-table: timer overflow in argument <{v}> to <{w}>, maximum value is 2147483647 ms (~24.8 days).");
-                        return ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "bad-value", at(loc, words, i), msg));
+                        return ctx.push(Diagnostic::parsing_tight(
+                            Severity::Fatal,
+                            "bad-value",
+                            at(loc, words, i),
+                            msg,
+                        ));
                     }
                     Err(values::DurationError::Underflow) => {
                         let msg = format!("stick-table: timer underflow in argument <{v}> to <{w}>, minimum non-null value is 1 ms.");
-                        return ctx.push(Diagnostic::parsing_tight(Severity::Fatal, "bad-value", at(loc, words, i), msg));
+                        return ctx.push(Diagnostic::parsing_tight(
+                            Severity::Fatal,
+                            "bad-value",
+                            at(loc, words, i),
+                            msg,
+                        ));
                     }
                     Err(values::DurationError::UnexpectedChar { ch }) => {
-                        return ctx.fatal(&at(loc, words, i), "bad-value", format!("stick-table: unexpected character '{ch}' in argument of '{w}'."));
+                        return ctx.fatal(
+                            &at(loc, words, i),
+                            "bad-value",
+                            format!(
+                                "stick-table: unexpected character '{ch}' in argument of '{w}'."
+                            ),
+                        );
                     }
                     Err(values::DurationError::Empty) => {
-                        return ctx.fatal(&kw_loc, "missing-argument", format!("stick-table: missing argument after '{w}'."));
+                        return ctx.fatal(
+                            &kw_loc,
+                            "missing-argument",
+                            format!("stick-table: missing argument after '{w}'."),
+                        );
                     }
                 }
                 i += 1;
@@ -145,7 +201,11 @@ pub fn parse_stick_table(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 match parse_type(words, &mut i) {
                     Some(k) => key = Some(k),
                     None => {
-                        return ctx.fatal(&at(loc, words, i), "bad-value", format!("stick-table: unknown type '{}'.", arg(words, i)));
+                        return ctx.fatal(
+                            &at(loc, words, i),
+                            "bad-value",
+                            format!("stick-table: unknown type '{}'.", arg(words, i)),
+                        );
                     }
                 }
             }
@@ -154,12 +214,22 @@ pub fn parse_stick_table(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 i += 1;
                 let v = arg(words, i);
                 if v != "name" && v != "addr" {
-                    return ctx.fatal(&at(loc, words, i), "bad-value", format!("stick-table : unknown server key type '{v}'."));
+                    return ctx.fatal(
+                        &at(loc, words, i),
+                        "bad-value",
+                        format!("stick-table : unknown server key type '{v}'."),
+                    );
                 }
                 // The server key only changes what peers exchange; lookups are the same.
                 i += 1;
             }
-            _ => return ctx.fatal(&at(loc, words, i), "bad-value", format!("stick-table: unknown argument '{w}'.")),
+            _ => {
+                return ctx.fatal(
+                    &at(loc, words, i),
+                    "bad-value",
+                    format!("stick-table: unknown argument '{w}'."),
+                )
+            }
         }
     }
     if size == 0 {
@@ -170,7 +240,10 @@ pub fn parse_stick_table(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     };
     let table = StickTable {
         name,
-        origin: Origin { file: loc.file.clone(), line: loc.line },
+        origin: Origin {
+            file: loc.file.clone(),
+            line: loc.line,
+        },
         key,
         key_size,
         size,
@@ -216,10 +289,18 @@ pub fn parse_stick(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let kw_loc = with_col(loc, &words[0]);
     let Some(p) = draft(ctx) else { return };
     if p.is_defaults() {
-        return ctx.fatal(&kw_loc, "not-in-defaults", "'stick' not allowed in 'defaults' section.");
+        return ctx.fatal(
+            &kw_loc,
+            "not-in-defaults",
+            "'stick' not allowed in 'defaults' section.",
+        );
     }
     if !p.has_be() {
-        let msg = format!("'stick' ignored because {} '{}' has no backend capability.", p.label(), p.display_name());
+        let msg = format!(
+            "'stick' ignored because {} '{}' has no backend capability.",
+            p.label(),
+            p.display_name()
+        );
         return ctx.warn(&kw_loc, "capability-ignored", msg);
     }
     let action = match arg(words, 1) {
@@ -227,14 +308,26 @@ pub fn parse_stick(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         "store-response" => return ctx.push(unsupported(&kw_loc, "stick store-response")),
         "match" => StickAction::Match,
         "on" => StickAction::On,
-        _ => return ctx.fatal(&kw_loc, "bad-value", "'stick' expects 'on', 'match', or 'store'."),
+        _ => {
+            return ctx.fatal(
+                &kw_loc,
+                "bad-value",
+                "'stick' expects 'on', 'match', or 'store'.",
+            )
+        }
     };
     let text = arg(words, 2);
     if text.is_empty() {
-        return ctx.fatal(&kw_loc, "missing-argument", "'stick' expects a fetch method.");
+        return ctx.fatal(
+            &kw_loc,
+            "missing-argument",
+            "'stick' expects a fetch method.",
+        );
     }
     let eloc = at(loc, words, 2);
-    let Some(sample) = parse_expr(ctx, text, &eloc) else { return };
+    let Some(sample) = parse_expr(ctx, text, &eloc) else {
+        return;
+    };
     let mut i = 3;
     let mut table = None;
     if arg(words, i) == "table" {
@@ -252,11 +345,21 @@ pub fn parse_stick(ctx: &mut Ctx, words: &[Word], loc: &Location) {
         }
         "" => {}
         other => {
-            return ctx.fatal(&at(loc, words, i), "bad-value", format!("'stick': unknown keyword '{other}'."));
+            return ctx.fatal(
+                &at(loc, words, i),
+                "bad-value",
+                format!("'stick': unknown keyword '{other}'."),
+            );
         }
     }
     if let Some(p) = draft(ctx) {
-        p.stick_rules.push(StickRuleDraft { action, sample, table, cond, loc: kw_loc });
+        p.stick_rules.push(StickRuleDraft {
+            action,
+            sample,
+            table,
+            cond,
+            loc: kw_loc,
+        });
     }
 }
 
@@ -265,12 +368,20 @@ pub fn parse_stick(ctx: &mut Ctx, words: &[Word], loc: &Location) {
 fn parse_expr(ctx: &mut Ctx, text: &str, loc: &Location) -> Option<Sample> {
     let Some(sample) = acl::parse_sample(text) else {
         let fetch = text.split(['(', ',']).next().unwrap_or(text);
-        ctx.fatal(loc, "bad-sample", format!("'stick': fetch method '{fetch}' : expected ')'"));
+        ctx.fatal(
+            loc,
+            "bad-sample",
+            format!("'stick': fetch method '{fetch}' : expected ')'"),
+        );
         return None;
     };
     match keywords::lookup(Family::Fetch, &sample.fetch, Sections::NONE) {
         None => {
-            ctx.fatal(loc, "unknown-fetch", format!("'stick': unknown fetch method '{}'", sample.fetch));
+            ctx.fatal(
+                loc,
+                "unknown-fetch",
+                format!("'stick': unknown fetch method '{}'", sample.fetch),
+            );
             return None;
         }
         Some(row) if row.support != Support::Implemented => {
@@ -282,7 +393,11 @@ fn parse_expr(ctx: &mut Ctx, text: &str, loc: &Location) -> Option<Sample> {
     for (conv, _) in &sample.converters {
         match keywords::lookup(Family::Converter, conv, Sections::NONE) {
             None => {
-                ctx.fatal(loc, "unknown-converter", format!("'stick': unknown converter '{conv}'"));
+                ctx.fatal(
+                    loc,
+                    "unknown-converter",
+                    format!("'stick': unknown converter '{conv}'"),
+                );
                 return None;
             }
             Some(row) if row.support != Support::Implemented => {
@@ -298,8 +413,14 @@ fn parse_expr(ctx: &mut Ctx, text: &str, loc: &Location) -> Option<Sample> {
 /// Link step: every declared table in declaration order, and each backend's rules with
 /// their table resolved, keyed by backend name. Reports HAProxy's
 /// `Proxy 'x': unable to find stick-table 'y'.`
-pub fn link(ctx: &mut Ctx, drafts: &[ProxyDraft]) -> (Vec<StickTable>, HashMap<String, Vec<StickRule>>) {
-    let tables: Vec<StickTable> = drafts.iter().filter_map(|d| d.stick_table.as_ref().map(|t| t.table.clone())).collect();
+pub fn link(
+    ctx: &mut Ctx,
+    drafts: &[ProxyDraft],
+) -> (Vec<StickTable>, HashMap<String, Vec<StickRule>>) {
+    let tables: Vec<StickTable> = drafts
+        .iter()
+        .filter_map(|d| d.stick_table.as_ref().map(|t| t.table.clone()))
+        .collect();
     let mut rules = HashMap::new();
     for d in drafts.iter().filter(|d| d.has_be()) {
         let mut out = Vec::new();
@@ -308,13 +429,32 @@ pub fn link(ctx: &mut Ctx, drafts: &[ProxyDraft]) -> (Vec<StickTable>, HashMap<S
             let found = match &r.table {
                 Some(n) => tables.iter().position(|t| &t.name == n),
                 // The proxy's own table.
-                None => d.stick_table.as_ref().and_then(|_| tables.iter().position(|t| t.name == want)),
+                None => d
+                    .stick_table
+                    .as_ref()
+                    .and_then(|_| tables.iter().position(|t| t.name == want)),
             };
             match found {
-                Some(table) => out.push(StickRule { action: r.action, sample: r.sample.clone(), table, cond: r.cond.clone() }),
+                Some(table) => out.push(StickRule {
+                    action: r.action,
+                    sample: r.sample.clone(),
+                    table,
+                    cond: r.cond.clone(),
+                }),
                 None => {
-                    let msg = format!("Proxy '{}': unable to find stick-table '{want}'.", d.display_name());
-                    ctx.push(Diagnostic::plain(Severity::Fatal, "unknown-table", Some(r.loc.clone()), msg).link());
+                    let msg = format!(
+                        "Proxy '{}': unable to find stick-table '{want}'.",
+                        d.display_name()
+                    );
+                    ctx.push(
+                        Diagnostic::plain(
+                            Severity::Fatal,
+                            "unknown-table",
+                            Some(r.loc.clone()),
+                            msg,
+                        )
+                        .link(),
+                    );
                 }
             }
         }

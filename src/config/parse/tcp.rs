@@ -53,21 +53,28 @@ enum Src {
 }
 
 fn fetch_src(kw: &str) -> Src {
-    let base = ["_beg", "_end", "_sub", "_reg", "_dom", "_dir", "_len", "_cnt"]
-        .iter()
-        .find_map(|s| kw.strip_suffix(s))
-        .unwrap_or(kw);
+    let base = [
+        "_beg", "_end", "_sub", "_reg", "_dom", "_dir", "_len", "_cnt",
+    ]
+    .iter()
+    .find_map(|s| kw.strip_suffix(s))
+    .unwrap_or(kw);
     match base {
         "ssl_fc" | "ssl_fc_sni" => Src::L5,
-        "req.len" | "req_len" | "req.payload" | "req.payload_lv" | "payload" | "payload_lv" | "req.ssl_hello_type"
-        | "req_ssl_hello_type" | "req.ssl_ver" | "req_ssl_ver" | "req.ssl_sni" | "req_ssl_sni" | "req.ssl_alpn"
-        | "req.ssl_ec_ext" | "req.ssl_st_ext" | "req.rdp_cookie" | "req_rdp_cookie" | "rdp_cookie" => Src::L6,
-        "hdr" | "req.hdr" | "path" | "url" | "base" | "query" | "method" | "http_auth" | "http_auth_group" | "cook"
-        | "req.cook" | "url_param" | "urlp" | "req.proto_http" | "req_proto_http" => Src::Http,
+        "req.len" | "req_len" | "req.payload" | "req.payload_lv" | "payload" | "payload_lv"
+        | "req.ssl_hello_type" | "req_ssl_hello_type" | "req.ssl_ver" | "req_ssl_ver"
+        | "req.ssl_sni" | "req_ssl_sni" | "req.ssl_alpn" | "req.ssl_ec_ext" | "req.ssl_st_ext"
+        | "req.rdp_cookie" | "req_rdp_cookie" | "rdp_cookie" => Src::L6,
+        "hdr" | "req.hdr" | "path" | "url" | "base" | "query" | "method" | "http_auth"
+        | "http_auth_group" | "cook" | "req.cook" | "url_param" | "urlp" | "req.proto_http"
+        | "req_proto_http" => Src::Http,
         _ => {
             // `req.rdp_cookie_cnt`, `req.hdr_cnt`... are stripped above; a few families keep
             // their own prefix.
-            if base.starts_with("req.ssl_") || base.starts_with("req.rdp_cookie") || base.starts_with("req_rdp_cookie") {
+            if base.starts_with("req.ssl_")
+                || base.starts_with("req.rdp_cookie")
+                || base.starts_with("req_rdp_cookie")
+            {
                 Src::L6
             } else {
                 Src::Any
@@ -89,7 +96,11 @@ fn conflicts(acls: &[Acl], cond: &Condition, places: &[Place], rule: &str) -> Op
     let place_name = places.first().map_or("", |p| p.name());
     let terms = || cond.any_of.iter().flatten().filter_map(|t| acls.get(t.acl));
     for a in terms() {
-        if !a.alternatives.iter().any(|e| usable(fetch_src(&e.fetch.fetch), places)) {
+        if !a
+            .alternatives
+            .iter()
+            .any(|e| usable(fetch_src(&e.fetch.fetch), places))
+        {
             return Some(match &a.name {
                 Some(n) => format!("acl '{n}' will never match in '{rule}' because it only involves keywords that are incompatible with '{place_name}'"),
                 None => format!(
@@ -100,7 +111,11 @@ fn conflicts(acls: &[Acl], cond: &Condition, places: &[Place], rule: &str) -> Op
         }
     }
     for a in terms() {
-        if let Some(e) = a.alternatives.iter().find(|e| !usable(fetch_src(&e.fetch.fetch), places)) {
+        if let Some(e) = a
+            .alternatives
+            .iter()
+            .find(|e| !usable(fetch_src(&e.fetch.fetch), places))
+        {
             let kw = &e.fetch.fetch;
             return Some(match &a.name {
                 Some(n) => format!("acl '{n}' involves keyword '{kw}' which is incompatible with '{place_name}'"),
@@ -127,16 +142,28 @@ pub fn parse_tcp_request(ctx: &mut Ctx, words: &[Word], loc: &Location) {
     let (has_fe, has_be) = (p.has_fe(), p.has_be());
     let kw_loc = with_col(loc, &words[0]);
     // HAProxy names the proxy as "defaults section" in these two messages only.
-    let where_ = if defaults { "defaults section".to_string() } else { format!("{label} '{pname}'") };
+    let where_ = if defaults {
+        "defaults section".to_string()
+    } else {
+        format!("{label} '{pname}'")
+    };
     let sub = arg(words, 1);
     if sub.is_empty() {
-        return ctx.fatal(&kw_loc, "missing-argument", format!("missing argument for 'tcp-request' in {where_}"));
+        return ctx.fatal(
+            &kw_loc,
+            "missing-argument",
+            format!("missing argument for 'tcp-request' in {where_}"),
+        );
     }
     let sloc = at(loc, words, 1);
     match sub {
         "inspect-delay" => {
             if anonymous_defaults {
-                return ctx.fatal(&sloc, "not-in-defaults", "tcp-request inspect-delay is not allowed in anonymous 'defaults' sections");
+                return ctx.fatal(
+                    &sloc,
+                    "not-in-defaults",
+                    "tcp-request inspect-delay is not allowed in anonymous 'defaults' sections",
+                );
             }
             let value = arg(words, 2);
             let base = format!("'tcp-request inspect-delay' expects a positive delay in milliseconds, in {label} '{pname}'");
@@ -170,7 +197,11 @@ pub fn parse_tcp_request(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 return ctx.fatal(&sloc, "capability", format!("tcp-request connection is not allowed because {label} {pname} is not a frontend"));
             }
             if anonymous_defaults {
-                return ctx.fatal(&sloc, "not-in-defaults", format!("tcp-request {sub} is not allowed in anonymous 'defaults' sections"));
+                return ctx.fatal(
+                    &sloc,
+                    "not-in-defaults",
+                    format!("tcp-request {sub} is not allowed in anonymous 'defaults' sections"),
+                );
             }
             let action = arg(words, 2);
             let aloc = at(loc, words, 2);
@@ -178,21 +209,50 @@ pub fn parse_tcp_request(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 "accept" => TcpAction::Accept,
                 "reject" => TcpAction::Reject,
                 _ => {
-                    let list = if sub == "content" { CONTENT_ACTIONS } else { CONNECTION_ACTIONS };
+                    let list = if sub == "content" {
+                        CONTENT_ACTIONS
+                    } else {
+                        CONNECTION_ACTIONS
+                    };
                     if !action.is_empty() && known_action(list, action) {
-                        return ctx.push(unsupported(&aloc, &format!("tcp-request {sub} {}", action.split('(').next().unwrap_or(action))));
+                        return ctx.push(unsupported(
+                            &aloc,
+                            &format!(
+                                "tcp-request {sub} {}",
+                                action.split('(').next().unwrap_or(action)
+                            ),
+                        ));
                     }
-                    let extra = ["accept", "reject", "capture", "track-sc", "expect-proxy", "expect-netscaler-cip"];
-                    let names = list.split(", ").map(|n| n.trim_matches('\'').trim_end_matches("(*)")).filter(|n| !n.starts_with("track-sc"));
+                    let extra = [
+                        "accept",
+                        "reject",
+                        "capture",
+                        "track-sc",
+                        "expect-proxy",
+                        "expect-netscaler-cip",
+                    ];
+                    let names = list
+                        .split(", ")
+                        .map(|n| n.trim_matches('\'').trim_end_matches("(*)"))
+                        .filter(|n| !n.starts_with("track-sc"));
                     let cands: Vec<&str> = names.chain(extra).collect();
-                    let best = if action.is_empty() { None } else { best_match(action, cands) };
-                    let hint = best.map(|b| format!(" Did you mean '{b}' maybe ?")).unwrap_or_default();
+                    let best = if action.is_empty() {
+                        None
+                    } else {
+                        best_match(action, cands)
+                    };
+                    let hint = best
+                        .map(|b| format!(" Did you mean '{b}' maybe ?"))
+                        .unwrap_or_default();
                     let msg = format!("'tcp-request {sub}' expects {list} in {label} '{pname}' (got '{action}').{hint}\n");
                     return ctx.fatal(&aloc, "unknown-action", msg);
                 }
             };
             if defaults {
-                return ctx.push(unsupported(&sloc, &format!("tcp-request {sub} in a defaults section")));
+                return ctx.push(unsupported(
+                    &sloc,
+                    &format!("tcp-request {sub} in a defaults section"),
+                ));
             }
             let cond = match words.get(3).map(|w| w.text.as_str()) {
                 None | Some("") => None,
@@ -224,7 +284,9 @@ pub fn parse_tcp_request(ctx: &mut Ctx, words: &[Word], loc: &Location) {
                 v
             };
             let Some(p) = draft(ctx) else { return };
-            let conflict = cond.as_ref().and_then(|c| conflicts(&p.acls, c, &places, &format!("tcp-request {sub}")));
+            let conflict = cond
+                .as_ref()
+                .and_then(|c| conflicts(&p.acls, c, &places, &format!("tcp-request {sub}")));
             // HAProxy's warnif_misplaced_tcp_conn()/_cont(): the first rule kind that is
             // processed later but was written before.
             let after = if sub == "connection" && !p.tcp_content.is_empty() {
@@ -238,7 +300,14 @@ pub fn parse_tcp_request(ctx: &mut Ctx, words: &[Word], loc: &Location) {
             } else {
                 None
             };
-            let rule = TcpRule { action: act, cond, origin: Origin { file: loc.file.clone(), line: loc.line } };
+            let rule = TcpRule {
+                action: act,
+                cond,
+                origin: Origin {
+                    file: loc.file.clone(),
+                    line: loc.line,
+                },
+            };
             if sub == "connection" {
                 p.tcp_connection.push(rule);
             } else {
@@ -263,17 +332,25 @@ fn known_action(list: &str, action: &str) -> bool {
     if action.starts_with("track-sc") {
         return true;
     }
-    list.split(", ").map(|n| n.trim_matches('\'')).any(|n| match n.strip_suffix("(*)") {
-        Some(prefix) => action.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('(')),
-        None => n == action,
-    })
+    list.split(", ")
+        .map(|n| n.trim_matches('\''))
+        .any(|n| match n.strip_suffix("(*)") {
+            Some(prefix) => action
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('(')),
+            None => n == action,
+        })
 }
 
 /// The IR of a proxy's `tcp-request` rules.
 pub fn rules_ir(d: &ProxyDraft) -> TcpRequest {
     TcpRequest {
         inspect_delay: (d.tcp_inspect_delay != 0).then_some(d.tcp_inspect_delay),
-        connection: if d.has_fe() { d.tcp_connection.clone() } else { Vec::new() },
+        connection: if d.has_fe() {
+            d.tcp_connection.clone()
+        } else {
+            Vec::new()
+        },
         content: d.tcp_content.clone(),
     }
 }
@@ -283,7 +360,12 @@ pub fn rules_ir(d: &ProxyDraft) -> TcpRequest {
 const HTX_SIZE_FETCHES: &[&str] = &["req.len", "req_len"];
 
 fn uses_l6(acls: &[Acl], cond: &Condition) -> bool {
-    cond.any_of.iter().flatten().filter_map(|t| acls.get(t.acl)).flat_map(|a| &a.alternatives).any(|e| fetch_src(&e.fetch.fetch) == Src::L6)
+    cond.any_of
+        .iter()
+        .flatten()
+        .filter_map(|t| acls.get(t.acl))
+        .flat_map(|a| &a.alternatives)
+        .any(|e| fetch_src(&e.fetch.fetch) == Src::L6)
 }
 
 /// Link-time checks of HTTP-mode proxies: HAProxy's warning for conditions using layer-6
@@ -294,10 +376,23 @@ fn uses_l6(acls: &[Acl], cond: &Condition) -> bool {
 pub fn link_checks(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
     for d in drafts.iter().filter(|d| d.mode == Mode::Http) {
         let name = d.display_name();
-        let at_line = |file: &str, line: usize| Location { file: file.to_string(), line, col: None };
+        let at_line = |file: &str, line: usize| Location {
+            file: file.to_string(),
+            line,
+            col: None,
+        };
         let mut conds: Vec<(&Condition, Location)> = Vec::new();
-        conds.extend(d.use_backend.iter().filter_map(|(_, c, l)| c.as_ref().map(|c| (c, l.clone()))));
-        conds.extend(d.stick_rules.iter().filter(|r| r.action.matches()).filter_map(|r| r.cond.as_ref().map(|c| (c, r.loc.clone()))));
+        conds.extend(
+            d.use_backend
+                .iter()
+                .filter_map(|(_, c, l)| c.as_ref().map(|c| (c, l.clone()))),
+        );
+        conds.extend(
+            d.stick_rules
+                .iter()
+                .filter(|r| r.action.matches())
+                .filter_map(|r| r.cond.as_ref().map(|c| (c, r.loc.clone()))),
+        );
         for r in d.tcp_connection.iter().chain(&d.tcp_content) {
             if let Some(c) = &r.cond {
                 conds.push((c, at_line(&r.origin.file, r.origin.line)));
@@ -315,7 +410,13 @@ pub fn link_checks(ctx: &mut Ctx, drafts: &[ProxyDraft]) {
             }
         }
         if let Some(r) = d.tcp_content.first() {
-            ctx.push(unsupported(&at_line(&r.origin.file, r.origin.line), "tcp-request content in mode http").link());
+            ctx.push(
+                unsupported(
+                    &at_line(&r.origin.file, r.origin.line),
+                    "tcp-request content in mode http",
+                )
+                .link(),
+            );
         }
         let raw = d
             .acls

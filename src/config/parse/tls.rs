@@ -22,13 +22,28 @@ pub fn with_base(path: &str, base: Option<&str>) -> PathBuf {
 pub fn load_crt(arg: &str, base: Option<&str>) -> Result<Vec<Certificate>, String> {
     let path = with_base(arg, base);
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(&path).map_err(|e| format!("unable to stat SSL certificate from file '{shown}' : {}.", io_error_text(&e)))?;
+    let meta = std::fs::metadata(&path).map_err(|e| {
+        format!(
+            "unable to stat SSL certificate from file '{shown}' : {}.",
+            io_error_text(&e)
+        )
+    })?;
     if meta.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(&path)
-            .map_err(|e| format!("unable to scan directory '{shown}' : {}.", io_error_text(&e)))?
+            .map_err(|e| {
+                format!(
+                    "unable to scan directory '{shown}' : {}.",
+                    io_error_text(&e)
+                )
+            })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.is_file())
-            .filter(|p| !matches!(p.extension().and_then(|e| e.to_str()), Some("key" | "ocsp" | "issuer" | "sctl")))
+            .filter(|p| {
+                !matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("key" | "ocsp" | "issuer" | "sctl")
+                )
+            })
             .collect();
         entries.sort();
         let mut out = Vec::new();
@@ -42,7 +57,12 @@ pub fn load_crt(arg: &str, base: Option<&str>) -> Result<Vec<Certificate>, Strin
 
 fn load_file(path: &Path) -> Result<Certificate, String> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("unable to stat SSL certificate from file '{shown}' : {}.", io_error_text(&e)))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        format!(
+            "unable to stat SSL certificate from file '{shown}' : {}.",
+            io_error_text(&e)
+        )
+    })?;
     let mut chain = Vec::new();
     let mut key = None;
     for item in <(SectionKind, Vec<u8>) as PemObject>::pem_slice_iter(&bytes) {
@@ -64,11 +84,17 @@ fn load_file(path: &Path) -> Result<Certificate, String> {
         Some(k) => k,
         None => {
             let sidecar = format!("{shown}.key");
-            load_key(Path::new(&sidecar)).ok_or_else(|| format!("No Private Key found in '{sidecar}'."))?
+            load_key(Path::new(&sidecar))
+                .ok_or_else(|| format!("No Private Key found in '{sidecar}'."))?
         }
     };
     let names = dns_names(&chain[0]);
-    Ok(Certificate { path: path.to_path_buf(), chain, key, names })
+    Ok(Certificate {
+        path: path.to_path_buf(),
+        chain,
+        key,
+        names,
+    })
 }
 
 fn load_key(path: &Path) -> Option<PrivateKey> {
@@ -122,8 +148,12 @@ const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
 /// DNS names of a leaf certificate for SNI: its SAN dNSNames and its subject CNs, as HAProxy
 /// indexes both.
 pub fn dns_names(der: &[u8]) -> Vec<String> {
-    let Some((_, cert, _)) = tlv(der) else { return Vec::new() };
-    let Some(&(_, tbs)) = children(cert).first() else { return Vec::new() };
+    let Some((_, cert, _)) = tlv(der) else {
+        return Vec::new();
+    };
+    let Some(&(_, tbs)) = children(cert).first() else {
+        return Vec::new();
+    };
     let fields = children(tbs);
     // tbsCertificate: [0] version?, serial, sigalg, issuer, validity, subject, spki, ... [3] extensions
     let skip = usize::from(fields.first().is_some_and(|f| f.0 == 0xa0));

@@ -1505,7 +1505,9 @@ impl TcpRec {
         };
         let (out, inb) = self
             .stats
-            .map_or((0, self.early.map_or(0, |(_, n)| n)), |s| (s.server_to_client, s.client_to_server));
+            .map_or((0, self.early.map_or(0, |(_, n)| n)), |s| {
+                (s.server_to_client, s.client_to_server)
+            });
         if fe.dontlognull && inb == 0 {
             return;
         }

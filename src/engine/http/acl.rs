@@ -81,7 +81,9 @@ pub fn exec_condition(view: &ReqView<'_>, acls: &[Acl], c: &Condition) -> AclRes
     for all in &c.any_of {
         let mut suite = AclRes::Pass as u8;
         for t in all {
-            let mut r = acls.get(t.acl).map_or(AclRes::Fail, |acl| exec_acl(view, acl));
+            let mut r = acls
+                .get(t.acl)
+                .map_or(AclRes::Fail, |acl| exec_acl(view, acl));
             if t.negate {
                 r = r.neg();
             }

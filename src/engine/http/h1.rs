@@ -742,7 +742,10 @@ async fn transaction<R, W>(
     buf: &mut BytesMut,
     timers: &Timers,
     fe_errorfiles: &[crate::config::ir::ErrorFile],
-    (clock, first_byte): (crate::engine::accesslog::ConnClock, Option<std::time::Instant>),
+    (clock, first_byte): (
+        crate::engine::accesslog::ConnClock,
+        Option<std::time::Instant>,
+    ),
 ) -> Next
 where
     R: AsyncRead + Unpin,

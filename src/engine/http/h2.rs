@@ -395,7 +395,9 @@ async fn handle(
                 // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN.
                 let pump = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t);
                 let pump = std::pin::pin!(pump);
-                let Some(stats) = crate::engine::state::unless_killed(srv_guard.as_ref(), pump).await else {
+                let Some(stats) =
+                    crate::engine::state::unless_killed(srv_guard.as_ref(), pump).await
+                else {
                     return;
                 };
                 tracing::debug!("h2 websocket tunnel ended: {stats:?}");

@@ -239,7 +239,19 @@ pub fn fetch(view: &ReqView<'_>, s: &Sample) -> Result<Vec<Value>, String> {
 fn is_http_fetch(base: &str) -> bool {
     matches!(
         base,
-        "hdr" | "req.hdr" | "path" | "url" | "base" | "query" | "method" | "url_param" | "urlp" | "cook" | "req.cook" | "http_auth" | "http_auth_group"
+        "hdr"
+            | "req.hdr"
+            | "path"
+            | "url"
+            | "base"
+            | "query"
+            | "method"
+            | "url_param"
+            | "urlp"
+            | "cook"
+            | "req.cook"
+            | "http_auth"
+            | "http_auth_group"
     )
 }
 
@@ -257,8 +269,12 @@ pub fn fetch_smp(view: &ReqView<'_>, s: &Sample) -> Result<(Vec<Value>, bool), S
         }
     } else {
         match view.l6.map(|l| (l.http, l.final_)) {
-            Some((HttpState::Partial, final_)) if is_http_fetch(base_name(&s.fetch).0) => return Ok((Vec::new(), !final_)),
-            Some((HttpState::NotHttp, _)) if is_http_fetch(base_name(&s.fetch).0) => return Ok((Vec::new(), false)),
+            Some((HttpState::Partial, final_)) if is_http_fetch(base_name(&s.fetch).0) => {
+                return Ok((Vec::new(), !final_))
+            }
+            Some((HttpState::NotHttp, _)) if is_http_fetch(base_name(&s.fetch).0) => {
+                return Ok((Vec::new(), false))
+            }
             _ => (fetch_raw(view, &s.fetch, &s.args)?, false),
         }
     };
@@ -306,9 +322,7 @@ fn fetch_raw(view: &ReqView<'_>, name: &str, args: &[String]) -> Result<Vec<Valu
         "dst" => vec![Value::Ip(view.info.local.ip())],
         "dst_port" => vec![Value::Int(i64::from(view.info.local.port()))],
         "ssl_fc" => vec![Value::Bool(view.info.tls)],
-        "ssl_fc_sni" => {
-            view.info.sni.clone().map(Value::Str).into_iter().collect()
-        }
+        "ssl_fc_sni" => view.info.sni.clone().map(Value::Str).into_iter().collect(),
         "always_true" => vec![Value::Bool(true)],
         "always_false" => vec![Value::Bool(false)],
         "url_param" | "urlp" => strs(url_params(parts, args.first(), args.get(1))),

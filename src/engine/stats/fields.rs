@@ -282,10 +282,14 @@ pub fn add_legends(state: &EngineState, row: &mut Row, bi: usize, si: Option<usi
     const ADDR: usize = 73;
     const COOKIE: usize = 74;
     const ALGO: usize = 76;
-    let Some(be) = state.config.backends.get(bi) else { return };
+    let Some(be) = state.config.backends.get(bi) else {
+        return;
+    };
     match si {
         Some(si) => {
-            let Some(srv) = be.servers.get(si) else { return };
+            let Some(srv) = be.servers.get(si) else {
+                return;
+            };
             if let Some(a) = srv.resolved {
                 row.str(ADDR, "CGS", a.to_string());
             }
@@ -794,7 +798,13 @@ pub fn be_weights(state: &EngineState, be: &Backend, bi: usize) -> (u32, u32, u3
         .servers
         .iter()
         .enumerate()
-        .filter_map(|(si, s)| Some((s.backup, srv_view(state, be, bi, si)?, state.server(bi, si)?.uweight(s.weight))))
+        .filter_map(|(si, s)| {
+            Some((
+                s.backup,
+                srv_view(state, be, bi, si)?,
+                state.server(bi, si)?.uweight(s.weight),
+            ))
+        })
         .collect();
     let (mut act, mut bck, mut wact, mut wbck) = (0u32, 0u32, 0u32, 0u32);
     let mut fbck: Option<(u32, u32)> = None;
