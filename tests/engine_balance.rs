@@ -117,6 +117,15 @@ async fn get_from(src: Ipv4Addr, proxy: SocketAddr) -> String {
 }
 
 async fn source_affinity(hash_type: &str, hash: HashConfig) {
+    source_affinity_with(hash_type, hash, ["", "", ""], [None, None, None]).await
+}
+
+async fn source_affinity_with(
+    hash_type: &str,
+    hash: HashConfig,
+    server_opts: [&str; 3],
+    ids: [Option<u32>; 3],
+) {
     let names = ["s1", "s2", "s3"];
     let (a, b, c) = (
         named_http("s1").await,
@@ -127,18 +136,22 @@ async fn source_affinity(hash_type: &str, hash: HashConfig) {
         &format!(
             "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
              frontend fe\n  bind 127.0.0.1:1\n  default_backend be\n\
-             backend be\n  balance source\n  {hash_type}\n  server s1 @S1\n  server s2 @S2\n  server s3 @S3\n"
+             backend be\n  balance source\n  {hash_type}\n  server s1 @S1 {}\n  server s2 @S2 {}\n  server s3 @S3 {}\n",
+            server_opts[0], server_opts[1], server_opts[2]
         ),
         &[a.addr, b.addr, c.addr],
     );
     let eng = engine::start(config(&text)).await.unwrap();
     let proxy = eng.addr("fe").unwrap();
-    let mut model = Balancer::new(
-        Algorithm::Source,
-        hash,
-        vec![ServerSlot::new(1), ServerSlot::new(1), ServerSlot::new(1)],
-        false,
-    );
+    let slots = ids
+        .iter()
+        .map(|id| {
+            let mut slot = ServerSlot::new(1);
+            slot.id = *id;
+            slot
+        })
+        .collect();
+    let mut model = Balancer::new(Algorithm::Source, hash, slots, false);
     let mut seen = std::collections::HashSet::new();
     for last in 2..=21u8 {
         let ip = Ipv4Addr::new(127, 0, 0, last);
@@ -184,6 +197,19 @@ async fn source_affinity_consistent_djb2_avalanche() {
     source_affinity(
         "hash-type consistent djb2 avalanche",
         HashConfig::new(HashType::Consistent, Some(HashFunction::Djb2), true),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn source_affinity_consistent_with_server_ids() {
+    // `id` places servers on the consistent-hash ring, so it changes which server a client
+    // gets; the engine must use it as HAProxy does.
+    source_affinity_with(
+        "hash-type consistent",
+        HashConfig::new(HashType::Consistent, None, false),
+        ["id 10", "id 3", "id 7"],
+        [Some(10), Some(3), Some(7)],
     )
     .await;
 }

@@ -50,7 +50,7 @@ pub static ROWS: &[Keyword] = &[
     kw("redis-check", Sections::BE, Support::Unsupported, "option redis-check"),
     kw("redispatch", Sections::BE, Support::Implemented, "option redispatch [ <interval> ]"),
     kw("smtpchk", Sections::BE, Support::Unsupported, "option smtpchk [ <hello> <domain> ]"),
-    kw("socket-stats", Sections::FE, Support::Accepted, "option socket-stats"),
+    kw("socket-stats", Sections::FE, Support::Unsupported, "option socket-stats"),
     kw("splice-auto", Sections::PROXIES, Support::Accepted, "option splice-auto"),
     kw("splice-request", Sections::PROXIES, Support::Accepted, "option splice-request"),
     kw("splice-response", Sections::PROXIES, Support::Accepted, "option splice-response"),

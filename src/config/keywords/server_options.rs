@@ -173,7 +173,7 @@ pub static ROWS: &[Keyword] = &[
         Support::Unsupported,
         "force-tlsv13",
     ),
-    kw("id", Sections::NONE, Support::Accepted, "id <value>"),
+    kw("id", Sections::NONE, Support::Implemented, "id <value>"),
     kw(
         "init-addr",
         Sections::NONE,
