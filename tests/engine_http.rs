@@ -244,23 +244,7 @@ fn http_cfg(defaults_extra: &str, frontend_extra: &str, backends: &str) -> Strin
 /// Loads `text` with the real parser and starts it. HAProxy rejects `bind :0`, so binds are
 /// written with port 1 in the text and switched to port 0 (any free port) in the IR.
 fn load(text: &str) -> Arc<haproxide::config::ir::Config> {
-    let text = text.replace("127.0.0.1:0", "127.0.0.1:1");
-    let loaded = haproxide::config::load_text(
-        "test.cfg",
-        &text,
-        &haproxide::config::LoadOptions::default(),
-    );
-    let Some(mut cfg) = loaded.config else {
-        panic!("config did not load: {:#?}\n{text}", loaded.diagnostics)
-    };
-    for fe in &mut cfg.frontends {
-        for b in &mut fe.binds {
-            for s in &mut b.sockets {
-                s.set_port(0);
-            }
-        }
-    }
-    Arc::new(cfg)
+    config(text)
 }
 
 async fn start(text: &str) -> RunningEngine {

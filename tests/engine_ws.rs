@@ -60,23 +60,7 @@ async fn ws_echo() -> TestServer {
 /// Loads `text` and starts it; binds are written `127.0.0.1:0` and HAProxy rejects port 0,
 /// so they go through the parser as port 1 and are switched to 0 in the IR.
 fn load(text: &str) -> Arc<haproxide::config::ir::Config> {
-    let text = text.replace("127.0.0.1:0", "127.0.0.1:1");
-    let loaded = haproxide::config::load_text(
-        "test.cfg",
-        &text,
-        &haproxide::config::LoadOptions::default(),
-    );
-    let Some(mut cfg) = loaded.config else {
-        panic!("config did not load: {:#?}\n{text}", loaded.diagnostics)
-    };
-    for fe in &mut cfg.frontends {
-        for b in &mut fe.binds {
-            for s in &mut b.sockets {
-                s.set_port(0);
-            }
-        }
-    }
-    Arc::new(cfg)
+    config(text)
 }
 
 async fn start(text: &str) -> RunningEngine {

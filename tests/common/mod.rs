@@ -16,9 +16,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// Loads `text` with the real config parser; panics with the diagnostics on failure.
-/// HAProxy refuses `bind :0`, so tests write `bind 127.0.0.1:1` and every bound socket is
+/// HAProxy refuses `bind :0`, so tests write `bind 127.0.0.1:1` (or `:0`) and every bound socket is
 /// switched to port 0 here (the kernel picks a free port; `RunningEngine::addr` tells it).
 pub fn config(text: &str) -> Arc<Config> {
+    // Some tests write the binds as `127.0.0.1:0` directly: same treatment.
+    let text = &text.replace("127.0.0.1:0", "127.0.0.1:1");
     let loaded = load_text("test.cfg", text, &LoadOptions::default());
     let Some(mut c) = loaded.config else {
         panic!(
