@@ -46,7 +46,7 @@ async fn tls_server() -> TlsSrv {
         .map(|c| c.unwrap())
         .collect();
     let key = PrivateKeyDer::from_pem_file(&path).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -37,7 +37,7 @@ async fn tls_server(
         .map(|c| c.unwrap())
         .collect();
     let key = PrivateKeyDer::from_pem_file(cert_path(key_file.unwrap_or(file))).unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -389,7 +389,7 @@ async fn tls_garbage_and_silent_clients_are_dropped() {
 async fn tls_versions_and_ciphers() {
     // TLS 1.3 only: a 1.2-only client fails.
     let (eng, _echo) = tls_engine("ssl-min-ver TLSv1.3").await;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let v = tls::client(&ALL, &[], true).1;
     let c12 = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS12])

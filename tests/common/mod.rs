@@ -264,7 +264,7 @@ pub mod tls {
     /// A client config trusting the leaves of `files`, offering `alpn`, sending SNI when
     /// `sni` is true. Returns the verifier to inspect the leaf seen.
     pub fn client(files: &[&str], alpn: &[&str], sni: bool) -> (Arc<ClientConfig>, Arc<Pinned>) {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let v = Arc::new(Pinned {
             trusted: leaves(files),
             provider: provider.clone(),

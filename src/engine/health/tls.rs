@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Tls12Resumption;
 use rustls::crypto::{
-    ring as provider, verify_tls12_signature, verify_tls13_signature, CryptoProvider,
+    verify_tls12_signature, verify_tls13_signature, CryptoProvider,
 };
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme, SupportedCipherSuite};
@@ -83,7 +83,7 @@ impl ServerCertVerifier for NoVerify {
 /// no TLS version is left (rustls speaks TLSv1.2 and TLSv1.3 only).
 pub fn client_config(defaults: &TlsDefaults) -> anyhow::Result<(Arc<ClientConfig>, Vec<String>)> {
     let mut warnings = Vec::new();
-    let mut prov = provider::default_provider();
+    let mut prov = crate::engine::tls::base_provider();
     let versions = protocol_versions(defaults.min_ver, defaults.max_ver, &[])
         .context("ssl-default-server-options")?;
     let (mut s13, mut s12): (Vec<SupportedCipherSuite>, Vec<SupportedCipherSuite>) = prov
