@@ -345,6 +345,46 @@ async fn tls_alpn_and_half_close() {
     assert!(eof);
 }
 
+/// Bulk data both ways over TLS (many full records, a reader slower than the writer, tiny
+/// reads that leave plaintext in the proxy's stream), then a clean close.
+#[tokio::test]
+async fn tls_bulk_both_ways_with_small_reads() {
+    let (eng, _echo) = tls_engine("").await;
+    let (s, _, _) = tls_connect(&eng, Some("a.test"), &[]).await.unwrap();
+    let (mut rd, mut wr) = tokio::io::split(s);
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let sent = data.clone();
+    let writer = tokio::spawn(async move {
+        for chunk in sent.chunks(100_003) {
+            wr.write_all(chunk).await.unwrap();
+        }
+        wr.shutdown().await.unwrap();
+    });
+    let mut got = Vec::with_capacity(data.len());
+    let mut small = [0u8; 7];
+    let mut big = vec![0u8; 65536];
+    let deadline = tokio::time::Instant::now() + 20 * SEC;
+    loop {
+        // Alternate tiny and large reads.
+        let buf: &mut [u8] = if got.len() % 3 == 0 {
+            &mut small
+        } else {
+            &mut big
+        };
+        let n = tokio::time::timeout_at(deadline, rd.read(buf))
+            .await
+            .expect("bulk transfer timed out")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    writer.await.unwrap();
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "bytes differ after the TLS round trip");
+}
+
 #[tokio::test]
 async fn tls_without_alpn_negotiates_none() {
     let (eng, _echo) = tls_engine("").await;

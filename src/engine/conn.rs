@@ -38,14 +38,14 @@ pub struct ConnInfo {
 /// An accepted client connection: plain TCP, or TLS over TCP after a completed handshake.
 pub enum ClientStream {
     Plain(TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    Tls(Box<super::tls_stream::TlsServerStream>),
 }
 
 impl std::fmt::Debug for ClientStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClientStream::Plain(s) => f.debug_tuple("Plain").field(s).finish(),
-            ClientStream::Tls(s) => f.debug_tuple("Tls").field(&s.get_ref().0).finish(),
+            ClientStream::Tls(s) => f.debug_tuple("Tls").field(s.tcp()).finish(),
         }
     }
 }
@@ -55,7 +55,7 @@ impl ClientStream {
     pub fn tcp(&self) -> &TcpStream {
         match self {
             ClientStream::Plain(s) => s,
-            ClientStream::Tls(s) => s.get_ref().0,
+            ClientStream::Tls(s) => s.tcp(),
         }
     }
 

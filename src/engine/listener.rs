@@ -21,7 +21,6 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_rustls::TlsAcceptor;
 
 use crate::config::ir::{Bind, Mode};
 
@@ -95,7 +94,7 @@ pub struct Listener {
     pub local: SocketAddr,
     pub frontend: usize,
     pub bind: usize,
-    pub tls: Option<TlsAcceptor>,
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     pub limits: Limits,
 }
 
@@ -190,7 +189,7 @@ async fn serve_conn(
     sock: std::net::TcpStream,
     peer: SocketAddr,
     local_fallback: SocketAddr,
-    tls: Option<TlsAcceptor>,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     ctx: ConnCtx,
 ) -> Option<super::http::Continuation> {
     if sock.set_nonblocking(true).is_err() {

@@ -29,6 +29,7 @@ pub mod state;
 pub mod stats;
 pub mod tcp;
 pub mod tls;
+pub mod tls_stream;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -38,7 +39,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::io::unix::AsyncFd;
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 
 use crate::config::ir::{Config, SectionKind};
 
@@ -219,7 +219,7 @@ pub async fn start_with(config: Arc<Config>, quiet: bool) -> anyhow::Result<Runn
                             )
                         },
                     )?;
-                    Some(TlsAcceptor::from(cfg))
+                    Some(cfg)
                 }
                 None => None,
             };

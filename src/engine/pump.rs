@@ -10,10 +10,9 @@
 //! waiting for data costs its future's state (a few hundred bytes) plus one timer, whatever
 //! the stream type.
 //!
-//! What this does NOT control: a TLS stream (tokio-rustls) keeps rustls's own buffers inside
-//! the connection: the record deframer (grows up to one TLS record, ~16.7 KiB, and keeps its
-//! capacity) and the outgoing TLS queue (freed once sent). An idle TLS tunnel therefore costs
-//! what rustls keeps, but never an extra buffer of ours. Plain TCP streams hold nothing.
+//! TLS streams follow the same rule: [`super::tls_stream`] drives rustls's unbuffered API
+//! with stack buffers, so an idle TLS tunnel holds rustls's connection state (keys, a few
+//! hundred bytes of handshake leftovers) but no I/O buffer.
 
 use std::future::Future;
 use std::mem::MaybeUninit;

@@ -36,7 +36,6 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, SupportedCipherSuite, SupportedProtocolVersion};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsAcceptor;
 
 use crate::config::ir::{BindTls, Certificate, PrivateKey, TlsDefaults, TlsVersion};
 
@@ -96,6 +95,7 @@ impl SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        super::tls_stream::note_sni(hello.server_name());
         self.select(hello.server_name(), hello.signature_schemes())
     }
 }
@@ -491,7 +491,7 @@ pub fn server_config_with_warnings(
 
 /// The result of a server-side handshake.
 pub struct Accepted {
-    pub stream: tokio_rustls::server::TlsStream<TcpStream>,
+    pub stream: super::tls_stream::TlsServerStream,
     pub alpn: Option<Vec<u8>>,
     pub sni: Option<String>,
 }
@@ -499,20 +499,19 @@ pub struct Accepted {
 /// Runs the TLS handshake on an accepted socket, bounded by `limit` (`timeout client`;
 /// `None`: unbounded, as HAProxy without `timeout client`).
 pub async fn handshake(
-    acceptor: &TlsAcceptor,
+    config: &Arc<ServerConfig>,
     tcp: TcpStream,
     limit: Option<Duration>,
 ) -> io::Result<Accepted> {
-    let fut = acceptor.accept(tcp);
+    let fut = super::tls_stream::accept(tcp, config.clone());
     let stream = match limit {
         Some(d) => tokio::time::timeout(d, fut)
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timeout"))??,
         None => fut.await?,
     };
-    let (_, conn) = stream.get_ref();
-    let alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
-    let sni = conn.server_name().map(str::to_string);
+    let alpn = stream.alpn_protocol().map(<[u8]>::to_vec);
+    let sni = stream.server_name().map(str::to_string);
     Ok(Accepted { stream, alpn, sni })
 }
 

@@ -14,7 +14,7 @@
 //!
 //! Memory: between requests the connection holds no read buffer (it is released when empty
 //! and reads go through a stack buffer that lives only during one poll); the idle cost is
-//! the task's future plus the socket (and rustls's own buffers on TLS).
+//! the task's future plus the socket (and rustls's connection state on TLS, no buffer).
 
 use std::future::Future;
 use std::io;

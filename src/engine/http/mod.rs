@@ -43,8 +43,8 @@
 //! 101 head (whose header values share hyper's 8 KiB read buffer) is not kept either. An
 //! HTTP/2 connection keeps hyper/h2's codec buffers (send buffer capped at 64 KiB). Server
 //! connections in the idle pool keep hyper's client read buffer (capped at `tune.bufsize`,
-//! 16 KiB, which is also the largest accepted response head). TLS adds rustls's buffers
-//! (its record deframer keeps 4 KiB per connection).
+//! 16 KiB, which is also the largest accepted response head). TLS adds rustls's connection
+//! state but no buffer ([`super::tls_stream`]).
 //!
 //! Not supported: regular expressions (`-m reg`, `*_reg`, `replace-path`; rejected at load,
 //! [`unsupported_in`] reports what slips through), crypt(3) `password`s in userlists (never
