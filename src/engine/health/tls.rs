@@ -18,9 +18,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::Tls12Resumption;
-use rustls::crypto::{
-    verify_tls12_signature, verify_tls13_signature, CryptoProvider,
-};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme, SupportedCipherSuite};
 use tokio_rustls::TlsConnector;
