@@ -54,6 +54,7 @@
 pub mod acl;
 pub mod body;
 pub mod chunked;
+pub mod client;
 pub mod errors;
 pub mod h1;
 pub mod h2;

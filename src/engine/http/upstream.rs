@@ -14,42 +14,18 @@
 //! default (5 s); at most [`POOL_MAX_PER_SERVER`] are kept per server.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::time::Sleep;
-
 use crate::config::ir::Backend;
-use crate::config::ir::ProxyProtocol;
-use crate::engine::conn::ConnInfo;
-use crate::engine::state::{pick_server_with_key, BackendState, ServerConnGuard};
-
-use super::body::{BoxError, ReqBody};
+use crate::engine::state::{pick_server_with_key, BackendState};
 
 /// HAProxy's default `pool-purge-delay`.
 pub const POOL_PURGE: Duration = Duration::from_secs(5);
 /// Idle connections kept per server.
 pub const POOL_MAX_PER_SERVER: usize = 64;
-/// Read buffer limit of a server connection: HAProxy's `tune.bufsize`; a larger response
-/// head is a 502 there and here.
-pub const SERVER_MAX_BUF: usize = 16384;
-
-/// An HTTP/1.1 connection to a server, ready for a request.
-pub struct ServerConn {
-    pub sender: SendRequest<ReqBody>,
-    pub addr: SocketAddr,
-    /// Requests already sent over it.
-    pub uses: u32,
-}
+pub use super::client::{ServerBody, ServerConn, ServerTimeout, SERVER_MAX_BUF};
 
 /// Which pooled connections a request may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,8 +61,8 @@ pub fn pool_take(addr: SocketAddr, reuse: Reuse) -> Option<ServerConn> {
     let mut pos = list.len();
     while pos > 0 {
         pos -= 1;
-        let Some(i) = list.get(pos) else { break };
-        if i.conn.sender.is_closed() {
+        let Some(i) = list.get_mut(pos) else { break };
+        if i.conn.is_closed() {
             list.remove(pos);
         } else if reuse == Reuse::Any || i.conn.uses >= 2 {
             return Some(list.remove(pos).conn);
@@ -108,8 +84,8 @@ fn purge_expired(list: &mut Vec<Idle>, now: Instant) {
 }
 
 /// Returns a connection to the idle pool (dropping it closes it when the pool is full).
-pub fn pool_put(conn: ServerConn) {
-    if conn.sender.is_closed() {
+pub fn pool_put(mut conn: ServerConn) {
+    if conn.is_closed() {
         return;
     }
     let Ok(mut map) = pool().lock() else { return };
@@ -118,7 +94,7 @@ pub fn pool_put(conn: ServerConn) {
     purge_expired(list, now);
     if list.len() >= POOL_MAX_PER_SERVER {
         // Full: make room from the connections the servers closed, if any.
-        list.retain(|i| !i.conn.sender.is_closed());
+        list.retain_mut(|i| !i.conn.is_closed());
     }
     if list.len() < POOL_MAX_PER_SERVER {
         list.push(Idle { conn, since: now });
@@ -129,40 +105,12 @@ pub fn pool_put(conn: ServerConn) {
 pub fn pool_idle(addr: SocketAddr) -> usize {
     pool()
         .lock()
-        .map(|m| {
-            m.get(&addr).map_or(0, |l| {
-                l.iter().filter(|i| !i.conn.sender.is_closed()).count()
+        .map(|mut m| {
+            m.get_mut(&addr).map_or(0, |l| {
+                l.iter_mut().map(|i| usize::from(!i.conn.is_closed())).sum()
             })
         })
         .unwrap_or(0)
-}
-
-/// Opens a connection to `addr` within `connect_timeout` (with a PROXY protocol header
-/// first for `send-proxy` servers). The connection task ends when the sender is dropped or
-/// the server closes.
-pub async fn connect(
-    addr: SocketAddr,
-    connect_timeout: Option<Duration>,
-    proxy: Option<(ProxyProtocol, &ConnInfo)>,
-) -> io::Result<ServerConn> {
-    let tcp = crate::engine::server_conn::connect(addr, connect_timeout, proxy).await?;
-    let (sender, conn) = http1::Builder::new()
-        .max_buf_size(SERVER_MAX_BUF)
-        // HAProxy 2.6 accepts obs-fold in responses (and unfolds it).
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .handshake::<_, ReqBody>(TokioIo::new(tcp))
-        .await
-        .map_err(io::Error::other)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!("server connection to {addr} ended: {e}");
-        }
-    });
-    Ok(ServerConn {
-        sender,
-        addr,
-        uses: 0,
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -243,135 +191,4 @@ pub enum ReturnTo {
     Private(Arc<Mutex<Option<ServerConn>>>),
     /// Closed (`http-server-close`, `httpclose`).
     Close,
-}
-
-/// A server's response body. Enforces `timeout server` between frames, and returns the
-/// connection when the body ends cleanly. Holds the server's request guard until the end.
-pub struct ServerBody {
-    inner: Incoming,
-    conn: Option<ServerConn>,
-    ret: ReturnTo,
-    guard: Option<ServerConnGuard>,
-    idle: Option<Duration>,
-    timer: Option<Pin<Box<Sleep>>>,
-    ended: bool,
-    /// Counts the bytes sent to the client for the stats (`engine::stats`).
-    tap: Option<crate::engine::stats::BodyTap>,
-}
-
-impl ServerBody {
-    /// Counts this body's data in the stats, and keeps `tap` until the body is dropped.
-    pub fn set_tap(&mut self, tap: crate::engine::stats::BodyTap) {
-        self.tap = Some(tap);
-    }
-
-    pub fn new(
-        inner: Incoming,
-        conn: Option<ServerConn>,
-        ret: ReturnTo,
-        guard: Option<ServerConnGuard>,
-        idle: Option<Duration>,
-    ) -> Self {
-        let mut b = ServerBody {
-            inner,
-            conn,
-            ret,
-            guard,
-            idle,
-            timer: None,
-            ended: false,
-            tap: None,
-        };
-        // A body known to be empty (HEAD, 204, 304, `content-length: 0`) may never be polled:
-        // hand the connection back now.
-        if b.inner.is_end_stream() {
-            b.finish();
-        }
-        b
-    }
-
-    fn finish(&mut self) {
-        self.ended = true;
-        self.guard.take();
-        if let Some(conn) = self.conn.take() {
-            match &self.ret {
-                ReturnTo::Pool => pool_put(conn),
-                ReturnTo::Private(slot) => {
-                    if let Ok(mut s) = slot.lock() {
-                        *s = Some(conn);
-                    }
-                }
-                ReturnTo::Close => drop(conn),
-            }
-        }
-    }
-}
-
-/// The server stopped sending for `timeout server`.
-#[derive(Debug)]
-pub struct ServerTimeout;
-
-impl std::fmt::Display for ServerTimeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("timeout server")
-    }
-}
-
-impl std::error::Error for ServerTimeout {}
-
-impl Body for ServerBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(f))) => {
-                this.timer = None;
-                if let (Some(t), Some(d)) = (&this.tap, f.data_ref()) {
-                    t.add(d.len());
-                }
-                Poll::Ready(Some(Ok(f)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                // A broken connection is never reused.
-                this.conn = None;
-                this.ended = true;
-                this.guard.take();
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(None) => {
-                this.finish();
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if let Some(idle) = this.idle {
-                    let timer = this
-                        .timer
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                    if timer.as_mut().poll(cx).is_ready() {
-                        this.conn = None;
-                        this.ended = true;
-                        this.guard.take();
-                        return Poll::Ready(Some(Err(Box::new(ServerTimeout))));
-                    }
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
