@@ -315,12 +315,19 @@ impl ReqWriter {
                     Poll::Pending
                 };
             }
-            let bufs = [
-                io::IoSlice::new(self.out.get(self.pos..).unwrap_or_default()),
-                io::IoSlice::new(&self.big),
-                io::IoSlice::new(self.tail),
-            ];
-            match Pin::new(&mut *io).poll_write_vectored(cx, &bufs) {
+            let head = self.out.get(self.pos..).unwrap_or_default();
+            let res = if self.big.is_empty() && self.tail.is_empty() {
+                // One buffer (the usual head, or head and small body): send(2).
+                Pin::new(&mut *io).poll_write(cx, head)
+            } else {
+                let bufs = [
+                    io::IoSlice::new(head),
+                    io::IoSlice::new(&self.big),
+                    io::IoSlice::new(self.tail),
+                ];
+                Pin::new(&mut *io).poll_write_vectored(cx, &bufs)
+            };
+            match res {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteError::Io(e))),
                 Poll::Ready(Ok(0)) => {
@@ -554,27 +561,19 @@ pub struct BodyPlan {
 }
 
 /// Why an exchange failed.
-pub enum SendError {
-    /// Nothing reached the server (it had closed the connection): the request, intact.
-    Unsent(Box<Request<ReqBody>>),
-    /// Anything else (a 502 for the caller, or a replay on another connection).
-    Failed(BoxError),
-}
-
-impl std::fmt::Display for SendError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SendError::Unsent(_) => f.write_str("connection closed before the request was sent"),
-            SendError::Failed(e) => e.fmt(f),
-        }
-    }
+pub struct SendError {
+    pub error: BoxError,
+    /// The request, intact (none of its body was taken), to send again elsewhere.
+    pub request: Option<Box<Request<ReqBody>>>,
+    /// Nothing reached the server: writing found the connection closed.
+    pub unsent: bool,
 }
 
 enum Parsed {
     Partial,
     /// An interim (1xx) response was consumed; the serialised head for the client.
     Interim(Bytes),
-    Final(Box<response::Parts>, BodyState, bool),
+    Final(response::Parts, BodyState, bool),
 }
 
 #[derive(Clone, Copy)]
@@ -698,7 +697,7 @@ fn parse_head(buf: &mut BytesMut, head_req: bool, connect_req: bool) -> Result<P
         keep_alive = false;
     }
     parts.headers = headers;
-    Ok(Parsed::Final(Box::new(parts), state, keep_alive))
+    Ok(Parsed::Final(parts, state, keep_alive))
 }
 
 /// Replaces each obs-fold (CRLF + whitespace) of a value with one space, trimming around it.
@@ -753,7 +752,7 @@ fn interim_bytes(status: StatusCode, headers: &HeaderMap) -> Bytes {
 pub async fn send(
     conn: &mut ServerConn,
     req: Request<ReqBody>,
-    interim: Option<&tokio::sync::mpsc::UnboundedSender<Bytes>>,
+    interim: Option<&super::txn::Interims>,
 ) -> Result<Answer, SendError> {
     let (mut parts, body) = req.into_parts();
     let mut out = std::mem::take(&mut conn.wbuf);
@@ -799,8 +798,8 @@ pub async fn send(
                 match parse_head(&mut conn.rbuf, head_req, connect_req) {
                     Ok(Parsed::Final(p, state, ka)) => return Poll::Ready(Ok((p, state, ka))),
                     Ok(Parsed::Interim(b)) => {
-                        if let Some(tx) = interim {
-                            let _ = tx.send(b);
+                        if let Some(q) = interim {
+                            q.push(b);
                         }
                         continue;
                     }
@@ -833,7 +832,7 @@ pub async fn send(
             };
             let keep_alive = keep_alive && !req_close && write_failed.is_none();
             Ok(Answer {
-                head: Response::from_parts(*p, ()),
+                head: Response::from_parts(p, ()),
                 body: BodyPlan {
                     state,
                     writer,
@@ -841,14 +840,17 @@ pub async fn send(
                 },
             })
         }
-        Err(e) => {
-            if w.written == 0 && !w.touched && conn.rbuf.is_empty() && write_failed.is_some() {
+        Err(error) => {
+            let unsent = w.written == 0 && conn.rbuf.is_empty() && write_failed.is_some();
+            let request = (!w.touched).then(|| {
                 let body = w.body.take().unwrap_or_else(super::body::empty);
-                return Err(SendError::Unsent(Box::new(Request::from_parts(
-                    parts, body,
-                ))));
-            }
-            Err(SendError::Failed(e))
+                Box::new(Request::from_parts(parts, body))
+            });
+            Err(SendError {
+                error,
+                request,
+                unsent,
+            })
         }
     }
 }
@@ -1074,7 +1076,7 @@ impl Body for ServerBody {
 mod tests {
     use super::*;
 
-    fn parse(raw: &[u8]) -> (Box<response::Parts>, bool) {
+    fn parse(raw: &[u8]) -> (response::Parts, bool) {
         let mut b = BytesMut::from(raw);
         match parse_head(&mut b, false, false) {
             Ok(Parsed::Final(p, _, ka)) => (p, ka),

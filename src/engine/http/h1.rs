@@ -786,14 +786,14 @@ where
     };
 
     // Interim responses (`100 Continue`...) from the server are relayed as HAProxy does.
-    let (info_tx, mut info_rx) = mpsc::unbounded_channel::<Bytes>();
+    let interims = txn::Interims::default();
     let txn_fut = txn::run(
         sess,
         TxnRequest {
             req,
             upgrade,
             activity,
-            informational: Some(info_tx),
+            informational: Some(&interims),
             log: alog.txn(),
         },
     );
@@ -811,14 +811,18 @@ where
             biased;
             o = &mut txn_fut => break o,
             p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
-            Some(interim) = info_rx.recv() => {
+            // (Only pushed to while `txn_fut` is polled just above: no waker needed.)
+            interim = std::future::poll_fn(|_| match interims.pop() {
+                Some(b) => Poll::Ready(b),
+                None => Poll::Pending,
+            }) => {
                 if !write_all_to(wr, &interim, timers.client).await {
                     return Next::Close;
                 }
             }
         }
     };
-    while let Ok(interim) = info_rx.try_recv() {
+    while let Some(interim) = interims.pop() {
         if !write_all_to(wr, &interim, timers.client).await {
             return Next::Close;
         }

@@ -84,8 +84,40 @@ pub struct Outcome {
     pub persist: crate::engine::persist::Txn,
 }
 
+/// The server's interim (1xx) responses for an HTTP/1 client, serialised: queued by the
+/// transaction, written by the client loop. Both run in the session's task and the queue is
+/// only pushed to while the client loop polls the transaction, so the loop checks it after
+/// each poll and needs no wake-up; nothing is allocated until an interim response arrives.
+#[derive(Default)]
+pub struct Interims {
+    queued: std::sync::atomic::AtomicBool,
+    list: Mutex<Vec<Bytes>>,
+}
+
+impl Interims {
+    pub fn push(&self, b: Bytes) {
+        if let Ok(mut l) = self.list.lock() {
+            l.push(b);
+            self.queued.store(true, Ordering::Release);
+        }
+    }
+
+    /// The oldest queued response.
+    pub fn pop(&self) -> Option<Bytes> {
+        if !self.queued.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut l = self.list.lock().ok()?;
+        let b = (!l.is_empty()).then(|| l.remove(0));
+        if l.is_empty() {
+            self.queued.store(false, Ordering::Release);
+        }
+        b
+    }
+}
+
 /// A request entering a transaction.
-pub struct TxnRequest {
+pub struct TxnRequest<'a> {
     pub req: Request<ReqBody>,
     /// The lower-cased `Upgrade` protocol when the client asked to switch protocols.
     pub upgrade: Option<String>,
@@ -93,7 +125,7 @@ pub struct TxnRequest {
     pub activity: Activity,
     /// Where the server's interim (1xx) responses go, serialised, when the client can take
     /// them (HTTP/1).
-    pub informational: Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
+    pub informational: Option<&'a Interims>,
     /// The access log record's marks (routed, queued, connected, answered).
     pub log: crate::engine::accesslog::TxnLog,
 }
@@ -128,7 +160,7 @@ fn local(reply: Bytes, mode: HttpConnMode, backend: Option<usize>) -> Outcome {
 
 /// Runs one transaction to the point where a response head (or a local reply) is known,
 /// counting it in the stats (`engine::stats::Txn`).
-pub async fn run(sess: &Session, mut t: TxnRequest) -> Outcome {
+pub async fn run(sess: &Session, mut t: TxnRequest<'_>) -> Outcome {
     // Only HTTP/1 clients take interim responses: it tells them from HTTP/2 ones.
     let h1 = t.informational.is_some();
     let tx = crate::engine::stats::Txn::begin(&sess.ctx, &mut t.req, h1);
@@ -136,7 +168,7 @@ pub async fn run(sess: &Session, mut t: TxnRequest) -> Outcome {
     tx.end(out)
 }
 
-async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn) -> Outcome {
+async fn run_inner(sess: &Session, t: TxnRequest<'_>, tx: &crate::engine::stats::Txn) -> Outcome {
     let ctx = &sess.ctx;
     let Some(fe) = ctx.frontend_ir() else {
         return local(
@@ -247,11 +279,8 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
     bs.total_conns.fetch_add(1, Ordering::Relaxed);
     let has_resp_rules = !be.http_response.is_empty() || !fe.http_response.is_empty();
     let replayable = body.is_end_stream();
-    let saved = if has_resp_rules || replayable {
-        Some(clone_parts(&parts))
-    } else {
-        None
-    };
+    // (A request to replay comes back from `client::send` intact: no copy needed for that.)
+    let saved = has_resp_rules.then(|| clone_parts(&parts));
     let key = upstream::balance_key(be, &owned.view(&parts));
     let mut req = Some(Request::from_parts(parts, body));
     let connect_to = ms(be.timeouts.connect);
@@ -351,7 +380,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             return local(err(500), mode, Some(be_idx));
         };
         t.activity.touch();
-        let send = client::send(&mut c, r, t.informational.as_ref());
+        let send = client::send(&mut c, r, t.informational);
         let result = match server_to {
             Some(d) => tokio::select! {
                 biased;
@@ -370,7 +399,11 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
                 t.log.response(&answer.head);
                 break (answer, c, guard);
             }
-            Some(Err(SendError::Unsent(r))) if reused => {
+            Some(Err(SendError {
+                request: Some(r),
+                unsent: true,
+                ..
+            })) if reused => {
                 // The pooled connection was found closed when writing: nothing was sent.
                 req = Some(*r);
                 policy = Reuse::Fresh;
@@ -380,15 +413,15 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
                 // The server closed a reused connection before answering: replay once on
                 // a new connection when the request had no body (HAProxy retries such
                 // requests too), else 502.
-                if reused && replays == 0 {
-                    if let (true, Some(p)) = (replayable, saved.as_ref()) {
+                if reused && replays == 0 && replayable {
+                    if let Some(r) = e.request {
                         replays += 1;
-                        req = Some(Request::from_parts(clone_parts(p), super::body::empty()));
+                        req = Some(*r);
                         policy = Reuse::Fresh;
                         continue;
                     }
                 }
-                tracing::debug!("server error: {e}");
+                tracing::debug!("server error: {}", e.error);
                 tx.failed_resp();
                 return local(err(502), mode, Some(be_idx));
             }
