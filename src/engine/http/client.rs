@@ -13,12 +13,14 @@
 //! `Transfer-Encoding` is dropped); otherwise a valid `Content-Length` or a
 //! `Transfer-Encoding` (made to end in `chunked`) from the request is kept, a body of unknown
 //! length is sent chunked except for `GET`/`HEAD`/`CONNECT` (sent without a body), and
-//! HTTP/1.0 never gets chunked (no body without a length). Request trailers are sent only
-//! when declared in `Trailer` (and allowed in trailers). `Expect: 100-continue` is not acted
-//! upon here: the head goes out at once and the body follows as the client sends it, while
-//! the server's `100 Continue` is relayed. One difference with hyper: after an HTTP/1.0
-//! response, later requests on the connection keep their own version (hyper downgraded them
-//! to HTTP/1.0 with `connection: keep-alive`; HAProxy does not).
+//! HTTP/1.0 never gets chunked (no body without a length). Chunk sizes are upper-case
+//! hexadecimal (as hyper and HAProxy write them). Request trailers are all forwarded, as
+//! HAProxy does (hyper's client dropped those not announced in `Trailer`).
+//! `Expect: 100-continue` is not acted upon here: the head goes out at once and the body
+//! follows as the client sends it, while the server's `100 Continue` is relayed. Another
+//! difference with hyper: after an HTTP/1.0 response, later requests on the connection keep
+//! their own version (hyper downgraded them to HTTP/1.0 with `connection: keep-alive`;
+//! HAProxy does not).
 //!
 //! Responses are parsed with `httparse` (at most 100 headers, obs-fold accepted and unfolded
 //! to one space, as hyper was configured), the head must fit in [`SERVER_MAX_BUF`] (else an
@@ -185,8 +187,7 @@ fn poll_fill(
 enum Enc {
     /// This many bytes (0: no body is sent).
     Length(u64),
-    /// Chunked, with the trailer names declared in `Trailer` (`None`: trailers are dropped).
-    Chunked(Option<Vec<HeaderName>>),
+    Chunked,
 }
 
 /// The parts of a write in progress: `out[pos..]`, then `big`, then `tail`.
@@ -229,7 +230,7 @@ impl ReqWriter {
                 }
                 false
             }
-            Enc::Chunked(_) => true,
+            Enc::Chunked => true,
         };
         if data.is_empty() {
             return;
@@ -268,7 +269,7 @@ impl ReqWriter {
                                 )));
                             }
                             Enc::Length(_) => {}
-                            Enc::Chunked(_) => self.out.extend_from_slice(b"0\r\n\r\n"),
+                            Enc::Chunked => self.out.extend_from_slice(b"0\r\n\r\n"),
                         }
                     }
                     Poll::Ready(Some(Err(e))) => {
@@ -280,20 +281,13 @@ impl ReqWriter {
                         match frame.into_data() {
                             Ok(data) => self.push_data(data),
                             Err(frame) => {
-                                if let (Ok(t), Enc::Chunked(Some(allowed))) =
-                                    (frame.into_trailers(), &self.enc)
-                                {
-                                    let mut any = false;
-                                    let mut buf = Vec::new();
-                                    for (n, v) in t.iter() {
-                                        if allowed.contains(n) && trailer_allowed(n) {
-                                            push_header(&mut buf, n.as_str(), v.as_bytes());
-                                            any = true;
-                                        }
-                                    }
-                                    if any {
+                                // Trailers are forwarded (chunked only), as HAProxy does.
+                                if let (Ok(t), Enc::Chunked) = (frame.into_trailers(), &self.enc) {
+                                    if !t.is_empty() {
                                         self.out.extend_from_slice(b"0\r\n");
-                                        self.out.extend_from_slice(&buf);
+                                        for (n, v) in t.iter() {
+                                            push_header(&mut self.out, n.as_str(), v.as_bytes());
+                                        }
                                         self.out.extend_from_slice(b"\r\n");
                                         self.body = None;
                                     }
@@ -353,24 +347,6 @@ impl ReqWriter {
         let in_tail = self.tail.len().min(n);
         self.tail = &self.tail[in_tail..];
     }
-}
-
-fn trailer_allowed(name: &HeaderName) -> bool {
-    !matches!(
-        *name,
-        header::AUTHORIZATION
-            | header::CACHE_CONTROL
-            | header::CONTENT_ENCODING
-            | header::CONTENT_LENGTH
-            | header::CONTENT_RANGE
-            | header::CONTENT_TYPE
-            | header::HOST
-            | header::MAX_FORWARDS
-            | header::SET_COOKIE
-            | header::TRAILER
-            | header::TRANSFER_ENCODING
-            | header::TE
-    )
 }
 
 fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
@@ -479,7 +455,7 @@ fn encode_head(parts: &mut request::Parts, body: &ReqBody, out: &mut Vec<u8>) ->
                 }
             }
             headers.remove(header::CONTENT_LENGTH);
-            Enc::Chunked(None)
+            Enc::Chunked
         } else if let Some(n) = existing {
             Enc::Length(n)
         } else if let Some(n) = hint {
@@ -493,23 +469,9 @@ fn encode_head(parts: &mut request::Parts, body: &ReqBody, out: &mut Vec<u8>) ->
                 HeaderValue::from_static("chunked"),
             );
             headers.remove(header::CONTENT_LENGTH);
-            Enc::Chunked(None)
+            Enc::Chunked
         }
     };
-    let enc = match enc {
-        Enc::Chunked(_) if headers.contains_key(header::TRAILER) => {
-            let names: Vec<HeaderName> = headers
-                .get_all(header::TRAILER)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|s| s.split(','))
-                .filter_map(|s| HeaderName::from_bytes(s.trim().as_bytes()).ok())
-                .collect();
-            Enc::Chunked((!names.is_empty()).then_some(names))
-        }
-        e => e,
-    };
-
     out.extend_from_slice(parts.method.as_str().as_bytes());
     out.push(b' ');
     let uri = &parts.uri;

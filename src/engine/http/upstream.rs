@@ -1,7 +1,12 @@
-//! The server side: HTTP/1.1 connections to servers (hyper's client connection over a
-//! `TcpStream`), a small idle pool keyed by server address, server choice with HAProxy's
-//! queue ([`pick_queued`]), and [`ServerBody`], which hands the connection back when a
-//! response ends.
+//! The server side around the HTTP/1.1 client ([`super::client`], which owns
+//! [`ServerConn`] and [`ServerBody`]): a small idle pool of server connections keyed by
+//! server address, where a response's connection goes back ([`ReturnTo`]), and server
+//! choice with HAProxy's queue ([`pick_queued`]).
+//!
+//! Nothing watches a pooled connection: one the server closed while idle is found out when
+//! it is taken or put back ([`ServerConn::is_closed`], no system call while the socket is
+//! not readable), and [`pool_put`] sweeps the whole pool at most once a second, so such
+//! sockets are closed on our side soon after as long as there is traffic.
 //!
 //! A server's `cur_conns` counts requests in progress (HAProxy's "current sessions"), not
 //! TCP connections: an idle pooled connection does not use a `maxconn` slot. The caller takes
@@ -43,10 +48,21 @@ struct Idle {
     since: Instant,
 }
 
-fn pool() -> &'static Mutex<HashMap<SocketAddr, Vec<Idle>>> {
-    static POOL: std::sync::OnceLock<Mutex<HashMap<SocketAddr, Vec<Idle>>>> =
-        std::sync::OnceLock::new();
-    POOL.get_or_init(|| Mutex::new(HashMap::new()))
+#[derive(Default)]
+struct Pool {
+    map: HashMap<SocketAddr, Vec<Idle>>,
+    /// When all lists were last cleared of expired and server-closed connections.
+    swept: Option<Instant>,
+}
+
+/// How often [`pool_put`] sweeps the whole pool: connections the servers closed while idle
+/// are closed on our side within about this delay as long as any traffic goes on (nothing
+/// watches an idle connection; see `client::ServerConn::is_closed`).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+fn pool() -> &'static Mutex<Pool> {
+    static POOL: std::sync::OnceLock<Mutex<Pool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| Mutex::new(Pool::default()))
 }
 
 /// Takes a live idle connection to `addr` allowed by `reuse`, newest first.
@@ -54,8 +70,8 @@ pub fn pool_take(addr: SocketAddr, reuse: Reuse) -> Option<ServerConn> {
     if reuse == Reuse::Fresh {
         return None;
     }
-    let mut map = pool().lock().ok()?;
-    let list = map.get_mut(&addr)?;
+    let mut pool = pool().lock().ok()?;
+    let list = pool.map.get_mut(&addr)?;
     purge_expired(list, Instant::now());
     // Newest first; a connection the server closed while idle is dropped on the way.
     let mut pos = list.len();
@@ -88,9 +104,20 @@ pub fn pool_put(mut conn: ServerConn) {
     if conn.is_closed() {
         return;
     }
-    let Ok(mut map) = pool().lock() else { return };
-    let list = map.entry(conn.addr).or_default();
+    let Ok(mut pool) = pool().lock() else { return };
     let now = Instant::now();
+    if pool
+        .swept
+        .is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY)
+    {
+        pool.swept = Some(now);
+        pool.map.retain(|_, list| {
+            purge_expired(list, now);
+            list.retain_mut(|i| !i.conn.is_closed());
+            !list.is_empty()
+        });
+    }
+    let list = pool.map.entry(conn.addr).or_default();
     purge_expired(list, now);
     if list.len() >= POOL_MAX_PER_SERVER {
         // Full: make room from the connections the servers closed, if any.
@@ -105,8 +132,8 @@ pub fn pool_put(mut conn: ServerConn) {
 pub fn pool_idle(addr: SocketAddr) -> usize {
     pool()
         .lock()
-        .map(|mut m| {
-            m.get_mut(&addr).map_or(0, |l| {
+        .map(|mut p| {
+            p.map.get_mut(&addr).map_or(0, |l| {
                 l.iter_mut().map(|i| usize::from(!i.conn.is_closed())).sum()
             })
         })
@@ -181,7 +208,6 @@ pub fn balance_key(be: &Backend, view: &super::sample::ReqView<'_>) -> Option<Ve
 }
 
 // ---------------------------------------------------------------------------------------
-// Response body
 
 /// Where a server connection goes once its response is complete.
 pub enum ReturnTo {
