@@ -1127,6 +1127,79 @@ async fn http_reuse_modes() {
     assert_eq!(haproxide::engine::http::pool_idle(be.addr), 0);
 }
 
+/// A backend that answers the first request of each connection (keep-alive) and then
+/// `after_first`: closes at once (`true`), or waits for the next request and closes without
+/// answering it (`false`) — a server closing an idle connection just as it is reused.
+async fn one_shot_backend(close_at_once: bool) -> TestServer {
+    serve(move |mut s: TcpStream| async move {
+        let mut buf = Vec::new();
+        let mut tmp = [0u8; 4096];
+        for n in 0.. {
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut tmp).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(k) => buf.extend_from_slice(&tmp[..k]),
+                }
+            }
+            if n > 0 {
+                return;
+            }
+            buf.clear();
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                .await;
+            if close_at_once {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn pooled_connections_closed_by_the_server() {
+    // Closed while idle: noticed when taken from the pool, a new connection is opened.
+    let be = one_shot_backend(true).await;
+    let eng = start(&http_cfg(
+        "",
+        "  default_backend be",
+        &format!("backend be\n  http-reuse always\n  server s1 {}", be.addr),
+    ))
+    .await;
+    for _ in 0..3 {
+        let r = exchange(fe_addr(&eng), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(be.accepted.load(Ordering::SeqCst), 3);
+
+    // Closed as the request arrives: a request without a body is replayed once on a new
+    // connection; one with a body gets a 502.
+    let be = one_shot_backend(false).await;
+    let eng = start(&http_cfg(
+        "",
+        "  default_backend be",
+        &format!("backend be\n  http-reuse always\n  server s1 {}", be.addr),
+    ))
+    .await;
+    for path in ["/1", "/2"] {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n");
+        let r = exchange(fe_addr(&eng), req.as_bytes()).await.unwrap();
+        assert_eq!(r.status, 200, "{path}");
+    }
+    assert_eq!(be.accepted.load(Ordering::SeqCst), 2);
+    let r = exchange(
+        fe_addr(&eng),
+        b"POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi",
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.raw, E502);
+}
+
 #[tokio::test]
 async fn server_maxconn_queues_then_503() {
     let be = backend("b1").await;

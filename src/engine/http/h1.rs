@@ -28,7 +28,6 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::Frame;
 use hyper::http::{header, HeaderMap, Method, Request, Response, StatusCode, Version};
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -703,28 +702,13 @@ where
     // Not kept for the tunnel's life: the header values of the server's response head share
     // the server connection's read buffer (8 KiB).
     drop(head);
-    // The server side is ready as soon as hyper hands the connection over.
-    let upgraded = match within(timeouts.idle, server).await {
-        Some(Ok(up)) => up,
-        _ => return,
-    };
-    // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN.
-    // The server connection is a `TcpStream` (see `upstream::connect`): the tunnel uses it
-    // directly, without hyper's boxed wrapper, replaying what hyper had read past the head.
-    let stats = match upgraded.downcast::<TokioIo<tokio::net::TcpStream>>() {
-        // (The pump is pinned here and passed by reference: moved into `unless_killed`, its
-        // state would be stored twice.)
-        Ok(parts) => {
-            let server = Rewind::new(parts.read_buf, parts.io.into_inner());
-            let pump = pin!(crate::engine::pump::tunnel(client, server, timeouts));
-            crate::engine::state::unless_killed(guard.as_ref(), pump).await
-        }
-        Err(upgraded) => {
-            let pump = crate::engine::pump::tunnel(client, TokioIo::new(upgraded), timeouts);
-            let pump = pin!(pump);
-            crate::engine::state::unless_killed(guard.as_ref(), pump).await
-        }
-    };
+    // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN. The
+    // server's socket is used directly, replaying what was read past its response head.
+    // (The pump is pinned here and passed by reference: moved into `unless_killed`, its
+    // state would be stored twice.)
+    let server = Rewind::new(server.read_buf, server.io);
+    let pump = pin!(crate::engine::pump::tunnel(client, server, timeouts));
+    let stats = crate::engine::state::unless_killed(guard.as_ref(), pump).await;
     let Some(stats) = stats else {
         return;
     };
@@ -802,14 +786,14 @@ where
     };
 
     // Interim responses (`100 Continue`...) from the server are relayed as HAProxy does.
-    let (info_tx, mut info_rx) = mpsc::unbounded_channel::<Bytes>();
+    let interims = txn::Interims::default();
     let txn_fut = txn::run(
         sess,
         TxnRequest {
             req,
             upgrade,
             activity,
-            informational: Some(info_tx),
+            informational: Some(&interims),
             log: alog.txn(),
         },
     );
@@ -827,14 +811,18 @@ where
             biased;
             o = &mut txn_fut => break o,
             p = &mut pump, if pump_end.is_none() => pump_end = Some(p),
-            Some(interim) = info_rx.recv() => {
+            // (Only pushed to while `txn_fut` is polled just above: no waker needed.)
+            interim = std::future::poll_fn(|_| match interims.pop() {
+                Some(b) => Poll::Ready(b),
+                None => Poll::Pending,
+            }) => {
                 if !write_all_to(wr, &interim, timers.client).await {
                     return Next::Close;
                 }
             }
         }
     };
-    while let Ok(interim) = info_rx.try_recv() {
+    while let Some(interim) = interims.pop() {
         if !write_all_to(wr, &interim, timers.client).await {
             return Next::Close;
         }
@@ -969,9 +957,15 @@ mod tests {
             .unwrap();
         let (s, _) = l.accept().await.unwrap();
         let client = Rewind::new(Bytes::new(), crate::engine::conn::ClientStream::Plain(s));
+        let srv = tokio::net::TcpStream::connect(l.local_addr().unwrap())
+            .await
+            .unwrap();
         let up = UpgradeReply {
             head: Response::new(()),
-            server: hyper::upgrade::on(Response::new(())),
+            server: super::super::client::Upgraded {
+                io: srv,
+                read_buf: Bytes::new(),
+            },
             timeouts: Default::default(),
             guard: None,
         };

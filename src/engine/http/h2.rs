@@ -386,14 +386,12 @@ async fn handle(
             tokio::spawn(async move {
                 let _guard = guard;
                 let mut alog = alog;
-                let (Some(Ok(c)), Some(Ok(s))) = (
-                    within(t.idle, client_up).await,
-                    within(t.idle, server).await,
-                ) else {
+                let Some(Ok(c)) = within(t.idle, client_up).await else {
                     return;
                 };
+                let s = super::rewind::Rewind::new(server.read_buf, server.io);
                 // `on-marked-down shutdown-sessions` closes the tunnel when its server goes DOWN.
-                let pump = crate::engine::pump::tunnel(TokioIo::new(c), TokioIo::new(s), t);
+                let pump = crate::engine::pump::tunnel(TokioIo::new(c), s, t);
                 let pump = std::pin::pin!(pump);
                 let Some(stats) =
                     crate::engine::state::unless_killed(srv_guard.as_ref(), pump).await

@@ -10,15 +10,18 @@
 //!   [`h2`]: hyper's HTTP/2 server, RFC 8441 WebSockets;
 //! - [`txn`]: one transaction: rules ([`rules`], [`acl`], [`sample`], [`logfmt`]), backend
 //!   and server choice, retries, forwarding;
-//! - [`upstream`]: server connections (hyper HTTP/1.1 client), the idle pool, `maxconn`;
+//! - [`client`]: the HTTP/1.1 client towards servers (ours, run inline in the session's
+//!   task); [`upstream`]: the idle pool of server connections, server choice, `maxconn`;
 //! - [`errors`]: HAProxy's built-in error responses and `errorfile`s;
 //! - [`ws`]: WebSocket key/accept; [`body`], [`rewind`]: plumbing.
 //!
 //! Why HTTP/1 is not served by `hyper::server::conn::http1`: hyper writes its own 400 (with
 //! a `date` header) on a bad head and just closes on a header timeout, so HAProxy's exact
 //! 400/408 responses could not be produced; it also keeps a read buffer per idle connection.
-//! Servers are reached with hyper's HTTP/1.1 client connection; HTTP/2 clients are served by
-//! hyper's HTTP/2 server.
+//! Why servers are not reached with `hyper::client::conn::http1`: it runs a task per server
+//! connection, and every request crossed a channel to it and woke it; [`client`] writes the
+//! request and reads the response in the session's own task, with the bytes hyper's client
+//! sent. HTTP/2 clients are served by hyper's HTTP/2 server.
 //!
 //! Behaviour checked byte for byte against HAProxy 2.6.12 on this host (requests sent to both
 //! with a raw socket): built-in error messages; request forwarding (lower-case names,
@@ -30,8 +33,8 @@
 //!   keeps their interleaving with other headers;
 //! - stricter than 2.6.12 where later releases fixed bugs: NUL/CTL bytes in header values
 //!   (400 on requests, 502 on responses), Content-Length overflow, bare LF in chunk lines;
-//! - a chunked HTTP/1.0 request is sent to the server as HTTP/1.1 (hyper cannot send
-//!   chunked 1.0); `CONNECT host:443` keeps `host: host:443` (HAProxy drops the port);
+//! - a chunked HTTP/1.0 request is sent to the server as HTTP/1.1 (HTTP/1.0 cannot carry
+//!   chunked); `CONNECT host:443` keeps `host: host:443` (HAProxy drops the port);
 //! - response obs-fold is unfolded to one space (HAProxy keeps three);
 //! - interim responses (1xx) are relayed to HTTP/1 clients only.
 //!
@@ -40,10 +43,11 @@
 //! future (boxed by the listener) is about 1.4 KiB and the transaction state is boxed per
 //! request. After a protocol switch, [`serve_until_tunnel`] returns the tunnel
 //! ([`Continuation`], about 750 bytes) and the session's state is dropped; the server's
-//! 101 head (whose header values share hyper's 8 KiB read buffer) is not kept either. An
-//! HTTP/2 connection keeps hyper/h2's codec buffers (send buffer capped at 64 KiB). Server
-//! connections in the idle pool keep hyper's client read buffer (capped at `tune.bufsize`,
-//! 16 KiB, which is also the largest accepted response head). TLS adds rustls's connection
+//! 101 head (whose header values share the server connection's read buffer) is not kept
+//! either. An HTTP/2 connection keeps hyper/h2's codec buffers (send buffer capped at
+//! 64 KiB). Server connections in the idle pool keep their read buffer (16 KiB,
+//! `tune.bufsize`, which is also the largest accepted response head; reused by the next
+//! exchange) and the buffer request heads are written into. TLS adds rustls's connection
 //! state but no buffer ([`super::tls_stream`]).
 //!
 //! Not supported: regular expressions (`-m reg`, `*_reg`, `replace-path`; rejected at load,
@@ -54,6 +58,7 @@
 pub mod acl;
 pub mod body;
 pub mod chunked;
+pub mod client;
 pub mod errors;
 pub mod h1;
 pub mod h2;

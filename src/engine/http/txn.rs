@@ -7,13 +7,11 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::body::Body as _;
 use hyper::http::{header, request, HeaderValue, Method, Request, Response, StatusCode, Version};
-use hyper::upgrade::OnUpgrade;
 
 use crate::config::ir::{Backend, ForwardFor, Frontend, HttpConnMode, HttpReuse, SectionKind};
 use crate::engine::conn::{ConnCtx, ConnInfo};
@@ -22,11 +20,12 @@ use crate::engine::state::{pick_server_with_key, ServerConnGuard};
 
 use super::acl::cond_ok;
 use super::body::{Activity, ReqBody};
+use super::client::{self, connect, SendError, ServerBody, ServerConn, Upgraded};
 use super::errors::{error_bytes, Origin};
 use super::rules::{
     apply_request_rules, apply_response_rules, redirect_bytes, ReqViewOwned, RuleEnv, Verdict,
 };
-use super::upstream::{self, connect, pool_take, ReturnTo, Reuse, ServerBody, ServerConn};
+use super::upstream::{self, pool_take, ReturnTo, Reuse};
 use super::ws;
 
 /// Per client connection state shared by its transactions.
@@ -66,7 +65,8 @@ pub enum Reply {
 
 pub struct UpgradeReply {
     pub head: Response<()>,
-    pub server: OnUpgrade,
+    /// The server connection, with what it sent past its response head.
+    pub server: Upgraded,
     pub timeouts: TunnelTimeouts,
     /// The server's request guard (`cur_conns`), held for the tunnel's life.
     pub guard: Option<ServerConnGuard>,
@@ -84,8 +84,40 @@ pub struct Outcome {
     pub persist: crate::engine::persist::Txn,
 }
 
+/// The server's interim (1xx) responses for an HTTP/1 client, serialised: queued by the
+/// transaction, written by the client loop. Both run in the session's task and the queue is
+/// only pushed to while the client loop polls the transaction, so the loop checks it after
+/// each poll and needs no wake-up; nothing is allocated until an interim response arrives.
+#[derive(Default)]
+pub struct Interims {
+    queued: std::sync::atomic::AtomicBool,
+    list: Mutex<Vec<Bytes>>,
+}
+
+impl Interims {
+    pub fn push(&self, b: Bytes) {
+        if let Ok(mut l) = self.list.lock() {
+            l.push(b);
+            self.queued.store(true, Ordering::Release);
+        }
+    }
+
+    /// The oldest queued response.
+    pub fn pop(&self) -> Option<Bytes> {
+        if !self.queued.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut l = self.list.lock().ok()?;
+        let b = (!l.is_empty()).then(|| l.remove(0));
+        if l.is_empty() {
+            self.queued.store(false, Ordering::Release);
+        }
+        b
+    }
+}
+
 /// A request entering a transaction.
-pub struct TxnRequest {
+pub struct TxnRequest<'a> {
     pub req: Request<ReqBody>,
     /// The lower-cased `Upgrade` protocol when the client asked to switch protocols.
     pub upgrade: Option<String>,
@@ -93,34 +125,9 @@ pub struct TxnRequest {
     pub activity: Activity,
     /// Where the server's interim (1xx) responses go, serialised, when the client can take
     /// them (HTTP/1).
-    pub informational: Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
+    pub informational: Option<&'a Interims>,
     /// The access log record's marks (routed, queued, connected, answered).
     pub log: crate::engine::accesslog::TxnLog,
-}
-
-/// Asks hyper to hand the server's 1xx responses over to `tx`.
-fn relay_informational<B>(
-    req: &mut Request<B>,
-    tx: &Option<tokio::sync::mpsc::UnboundedSender<Bytes>>,
-) {
-    let Some(tx) = tx.clone() else { return };
-    hyper::ext::on_informational(req, move |res| {
-        let status = res.status();
-        let mut out = format!(
-            "HTTP/1.1 {} {}\r\n",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        )
-        .into_bytes();
-        for (n, v) in res.headers() {
-            out.extend_from_slice(n.as_str().as_bytes());
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(v.as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-        let _ = tx.send(Bytes::from(out));
-    });
 }
 
 fn merge_mode(a: HttpConnMode, b: HttpConnMode) -> HttpConnMode {
@@ -153,7 +160,7 @@ fn local(reply: Bytes, mode: HttpConnMode, backend: Option<usize>) -> Outcome {
 
 /// Runs one transaction to the point where a response head (or a local reply) is known,
 /// counting it in the stats (`engine::stats::Txn`).
-pub async fn run(sess: &Session, mut t: TxnRequest) -> Outcome {
+pub async fn run(sess: &Session, mut t: TxnRequest<'_>) -> Outcome {
     // Only HTTP/1 clients take interim responses: it tells them from HTTP/2 ones.
     let h1 = t.informational.is_some();
     let tx = crate::engine::stats::Txn::begin(&sess.ctx, &mut t.req, h1);
@@ -161,7 +168,7 @@ pub async fn run(sess: &Session, mut t: TxnRequest) -> Outcome {
     tx.end(out)
 }
 
-async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn) -> Outcome {
+async fn run_inner(sess: &Session, t: TxnRequest<'_>, tx: &crate::engine::stats::Txn) -> Outcome {
     let ctx = &sess.ctx;
     let Some(fe) = ctx.frontend_ir() else {
         return local(
@@ -272,11 +279,8 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
     bs.total_conns.fetch_add(1, Ordering::Relaxed);
     let has_resp_rules = !be.http_response.is_empty() || !fe.http_response.is_empty();
     let replayable = body.is_end_stream();
-    let saved = if has_resp_rules || replayable {
-        Some(clone_parts(&parts))
-    } else {
-        None
-    };
+    // (A request to replay comes back from `client::send` intact: no copy needed for that.)
+    let saved = has_resp_rules.then(|| clone_parts(&parts));
     let key = upstream::balance_key(be, &owned.view(&parts));
     let mut req = Some(Request::from_parts(parts, body));
     let connect_to = ms(be.timeouts.connect);
@@ -309,7 +313,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
     t.log.queued(srv_idx);
     let mut failures: u32 = 0;
     let mut replays = 0;
-    let (resp, conn, guard) = loop {
+    let (answer, conn, guard) = loop {
         let (Some(srv), Some(srv_state)) = (be.servers.get(srv_idx), bs.servers.get(srv_idx))
         else {
             return local(err(503), mode, Some(be_idx));
@@ -329,7 +333,8 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
                 .lock()
                 .ok()
                 .and_then(|mut p| p.take())
-                .filter(|c| c.addr == addr && !c.sender.is_closed())
+                .filter(|c| c.addr == addr)
+                .and_then(|mut c| (!c.is_closed()).then_some(c))
         } else {
             pool_take(addr, policy)
         };
@@ -368,30 +373,14 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
         }
         let Some(mut c) = conn else { continue };
         owned.server = Some(srv_idx);
-        // A pooled connection must be idle right away; a fresh one is ready at once. (The
-        // timer is only set up when it is not: no clock read in the usual case.)
-        let first = std::future::poll_fn(|cx| Poll::Ready(c.sender.poll_ready(cx))).await;
-        let ready = match first {
-            Poll::Ready(r) => r.is_ok(),
-            Poll::Pending => match connect_to {
-                Some(d) => matches!(tokio::time::timeout(d, c.sender.ready()).await, Ok(Ok(()))),
-                None => c.sender.ready().await.is_ok(),
-            },
-        };
-        if !ready {
-            // A pooled connection died while idle: try again on a fresh one.
-            policy = Reuse::Fresh;
-            continue;
-        }
         c.uses += 1;
         tx.connected(reused);
         t.log.connected(srv_idx);
-        let Some(mut r) = req.take() else {
+        let Some(r) = req.take() else {
             return local(err(500), mode, Some(be_idx));
         };
-        relay_informational(&mut r, &t.informational);
         t.activity.touch();
-        let send = c.sender.try_send_request(r);
+        let send = client::send(&mut c, r, t.informational);
         let result = match server_to {
             Some(d) => tokio::select! {
                 biased;
@@ -405,29 +394,34 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
                 tx.failed_resp();
                 return local(err(504), mode, Some(be_idx));
             }
-            Some(Ok(resp)) => {
-                tx.response(resp.status());
-                t.log.response(&resp);
-                break (resp, c, guard);
+            Some(Ok(answer)) => {
+                tx.response(answer.head.status());
+                t.log.response(&answer.head);
+                break (answer, c, guard);
             }
-            Some(Err(mut e)) => {
-                if let Some(m) = e.take_message() {
-                    req = Some(m);
-                    policy = Reuse::Fresh;
-                    continue;
-                }
+            Some(Err(SendError {
+                request: Some(r),
+                unsent: true,
+                ..
+            })) if reused => {
+                // The pooled connection was found closed when writing: nothing was sent.
+                req = Some(*r);
+                policy = Reuse::Fresh;
+                continue;
+            }
+            Some(Err(e)) => {
                 // The server closed a reused connection before answering: replay once on
                 // a new connection when the request had no body (HAProxy retries such
                 // requests too), else 502.
-                if reused && replays == 0 {
-                    if let (true, Some(p)) = (replayable, saved.as_ref()) {
+                if reused && replays == 0 && replayable {
+                    if let Some(r) = e.request {
                         replays += 1;
-                        req = Some(Request::from_parts(clone_parts(p), super::body::empty()));
+                        req = Some(*r);
                         policy = Reuse::Fresh;
                         continue;
                     }
                 }
-                tracing::debug!("server error: {}", e.error());
+                tracing::debug!("server error: {}", e.error);
                 tx.failed_resp();
                 return local(err(502), mode, Some(be_idx));
             }
@@ -436,7 +430,10 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
 
     // 6. The response. Stick stores are written now, with the server actually used.
     pers.commit_stores(ctx, be_idx, srv_idx);
-    let mut resp = resp;
+    let client::Answer {
+        head: resp,
+        body: plan,
+    } = answer;
     let switching = resp.status() == StatusCode::SWITCHING_PROTOCOLS
         || (resp.status().is_success()
             && resp.status() != StatusCode::NO_CONTENT
@@ -456,9 +453,8 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
                 return local(err(502), mode, Some(be_idx));
             }
         }
-        let server = hyper::upgrade::on(&mut resp);
-        let (mut rparts, _body) = resp.into_parts();
-        drop(conn);
+        let server = conn.into_upgraded();
+        let (mut rparts, ()) = resp.into_parts();
         let status = rparts.status.as_u16();
         pers.http_response(ctx, be_idx, srv_idx, status, &mut rparts.headers);
         let head = Response::from_parts(rparts, ());
@@ -475,7 +471,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             persist: pers,
         };
     }
-    let (mut rparts, rbody) = resp.into_parts();
+    let (mut rparts, ()) = resp.into_parts();
     if let Some(p) = saved.as_ref().filter(|_| has_resp_rules) {
         let view = owned.view(p);
         let rules_be = if same_listen(fe, be) {
@@ -503,13 +499,7 @@ async fn run_inner(sess: &Session, t: TxnRequest, tx: &crate::engine::stats::Txn
             .servers
             .get(srv_idx)
             .is_some_and(|s| s.send_proxy.is_some());
-    let body = ServerBody::new(
-        rbody,
-        Some(conn),
-        ret_to(mode, private),
-        Some(guard),
-        server_to,
-    );
+    let body = ServerBody::new(plan, conn, ret_to(mode, private), Some(guard), server_to);
     Outcome {
         reply: Reply::Proxied(Box::new(Response::from_parts(rparts, body))),
         mode,

@@ -1,7 +1,12 @@
-//! The server side: HTTP/1.1 connections to servers (hyper's client connection over a
-//! `TcpStream`), a small idle pool keyed by server address, server choice with HAProxy's
-//! queue ([`pick_queued`]), and [`ServerBody`], which hands the connection back when a
-//! response ends.
+//! The server side around the HTTP/1.1 client ([`super::client`], which owns
+//! [`ServerConn`] and [`ServerBody`]): a small idle pool of server connections keyed by
+//! server address, where a response's connection goes back ([`ReturnTo`]), and server
+//! choice with HAProxy's queue ([`pick_queued`]).
+//!
+//! Nothing watches a pooled connection: one the server closed while idle is found out when
+//! it is taken or put back ([`ServerConn::is_closed`], no system call while the socket is
+//! not readable), and [`pool_put`] sweeps the whole pool at most once a second, so such
+//! sockets are closed on our side soon after as long as there is traffic.
 //!
 //! A server's `cur_conns` counts requests in progress (HAProxy's "current sessions"), not
 //! TCP connections: an idle pooled connection does not use a `maxconn` slot. The caller takes
@@ -14,42 +19,18 @@
 //! default (5 s); at most [`POOL_MAX_PER_SERVER`] are kept per server.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
-use tokio::time::Sleep;
-
 use crate::config::ir::Backend;
-use crate::config::ir::ProxyProtocol;
-use crate::engine::conn::ConnInfo;
-use crate::engine::state::{pick_server_with_key, BackendState, ServerConnGuard};
-
-use super::body::{BoxError, ReqBody};
+use crate::engine::state::{pick_server_with_key, BackendState};
 
 /// HAProxy's default `pool-purge-delay`.
 pub const POOL_PURGE: Duration = Duration::from_secs(5);
 /// Idle connections kept per server.
 pub const POOL_MAX_PER_SERVER: usize = 64;
-/// Read buffer limit of a server connection: HAProxy's `tune.bufsize`; a larger response
-/// head is a 502 there and here.
-pub const SERVER_MAX_BUF: usize = 16384;
-
-/// An HTTP/1.1 connection to a server, ready for a request.
-pub struct ServerConn {
-    pub sender: SendRequest<ReqBody>,
-    pub addr: SocketAddr,
-    /// Requests already sent over it.
-    pub uses: u32,
-}
+pub use super::client::{ServerBody, ServerConn, ServerTimeout, SERVER_MAX_BUF};
 
 /// Which pooled connections a request may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,10 +48,21 @@ struct Idle {
     since: Instant,
 }
 
-fn pool() -> &'static Mutex<HashMap<SocketAddr, Vec<Idle>>> {
-    static POOL: std::sync::OnceLock<Mutex<HashMap<SocketAddr, Vec<Idle>>>> =
-        std::sync::OnceLock::new();
-    POOL.get_or_init(|| Mutex::new(HashMap::new()))
+#[derive(Default)]
+struct Pool {
+    map: HashMap<SocketAddr, Vec<Idle>>,
+    /// When all lists were last cleared of expired and server-closed connections.
+    swept: Option<Instant>,
+}
+
+/// How often [`pool_put`] sweeps the whole pool: connections the servers closed while idle
+/// are closed on our side within about this delay as long as any traffic goes on (nothing
+/// watches an idle connection; see `client::ServerConn::is_closed`).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+fn pool() -> &'static Mutex<Pool> {
+    static POOL: std::sync::OnceLock<Mutex<Pool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| Mutex::new(Pool::default()))
 }
 
 /// Takes a live idle connection to `addr` allowed by `reuse`, newest first.
@@ -78,15 +70,15 @@ pub fn pool_take(addr: SocketAddr, reuse: Reuse) -> Option<ServerConn> {
     if reuse == Reuse::Fresh {
         return None;
     }
-    let mut map = pool().lock().ok()?;
-    let list = map.get_mut(&addr)?;
+    let mut pool = pool().lock().ok()?;
+    let list = pool.map.get_mut(&addr)?;
     purge_expired(list, Instant::now());
     // Newest first; a connection the server closed while idle is dropped on the way.
     let mut pos = list.len();
     while pos > 0 {
         pos -= 1;
-        let Some(i) = list.get(pos) else { break };
-        if i.conn.sender.is_closed() {
+        let Some(i) = list.get_mut(pos) else { break };
+        if i.conn.is_closed() {
             list.remove(pos);
         } else if reuse == Reuse::Any || i.conn.uses >= 2 {
             return Some(list.remove(pos).conn);
@@ -108,17 +100,28 @@ fn purge_expired(list: &mut Vec<Idle>, now: Instant) {
 }
 
 /// Returns a connection to the idle pool (dropping it closes it when the pool is full).
-pub fn pool_put(conn: ServerConn) {
-    if conn.sender.is_closed() {
+pub fn pool_put(mut conn: ServerConn) {
+    if conn.is_closed() {
         return;
     }
-    let Ok(mut map) = pool().lock() else { return };
-    let list = map.entry(conn.addr).or_default();
+    let Ok(mut pool) = pool().lock() else { return };
     let now = Instant::now();
+    if pool
+        .swept
+        .is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY)
+    {
+        pool.swept = Some(now);
+        pool.map.retain(|_, list| {
+            purge_expired(list, now);
+            list.retain_mut(|i| !i.conn.is_closed());
+            !list.is_empty()
+        });
+    }
+    let list = pool.map.entry(conn.addr).or_default();
     purge_expired(list, now);
     if list.len() >= POOL_MAX_PER_SERVER {
         // Full: make room from the connections the servers closed, if any.
-        list.retain(|i| !i.conn.sender.is_closed());
+        list.retain_mut(|i| !i.conn.is_closed());
     }
     if list.len() < POOL_MAX_PER_SERVER {
         list.push(Idle { conn, since: now });
@@ -129,40 +132,12 @@ pub fn pool_put(conn: ServerConn) {
 pub fn pool_idle(addr: SocketAddr) -> usize {
     pool()
         .lock()
-        .map(|m| {
-            m.get(&addr).map_or(0, |l| {
-                l.iter().filter(|i| !i.conn.sender.is_closed()).count()
+        .map(|mut p| {
+            p.map.get_mut(&addr).map_or(0, |l| {
+                l.iter_mut().map(|i| usize::from(!i.conn.is_closed())).sum()
             })
         })
         .unwrap_or(0)
-}
-
-/// Opens a connection to `addr` within `connect_timeout` (with a PROXY protocol header
-/// first for `send-proxy` servers). The connection task ends when the sender is dropped or
-/// the server closes.
-pub async fn connect(
-    addr: SocketAddr,
-    connect_timeout: Option<Duration>,
-    proxy: Option<(ProxyProtocol, &ConnInfo)>,
-) -> io::Result<ServerConn> {
-    let tcp = crate::engine::server_conn::connect(addr, connect_timeout, proxy).await?;
-    let (sender, conn) = http1::Builder::new()
-        .max_buf_size(SERVER_MAX_BUF)
-        // HAProxy 2.6 accepts obs-fold in responses (and unfolds it).
-        .allow_obsolete_multiline_headers_in_responses(true)
-        .handshake::<_, ReqBody>(TokioIo::new(tcp))
-        .await
-        .map_err(io::Error::other)?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.with_upgrades().await {
-            tracing::debug!("server connection to {addr} ended: {e}");
-        }
-    });
-    Ok(ServerConn {
-        sender,
-        addr,
-        uses: 0,
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -233,7 +208,6 @@ pub fn balance_key(be: &Backend, view: &super::sample::ReqView<'_>) -> Option<Ve
 }
 
 // ---------------------------------------------------------------------------------------
-// Response body
 
 /// Where a server connection goes once its response is complete.
 pub enum ReturnTo {
@@ -243,135 +217,4 @@ pub enum ReturnTo {
     Private(Arc<Mutex<Option<ServerConn>>>),
     /// Closed (`http-server-close`, `httpclose`).
     Close,
-}
-
-/// A server's response body. Enforces `timeout server` between frames, and returns the
-/// connection when the body ends cleanly. Holds the server's request guard until the end.
-pub struct ServerBody {
-    inner: Incoming,
-    conn: Option<ServerConn>,
-    ret: ReturnTo,
-    guard: Option<ServerConnGuard>,
-    idle: Option<Duration>,
-    timer: Option<Pin<Box<Sleep>>>,
-    ended: bool,
-    /// Counts the bytes sent to the client for the stats (`engine::stats`).
-    tap: Option<crate::engine::stats::BodyTap>,
-}
-
-impl ServerBody {
-    /// Counts this body's data in the stats, and keeps `tap` until the body is dropped.
-    pub fn set_tap(&mut self, tap: crate::engine::stats::BodyTap) {
-        self.tap = Some(tap);
-    }
-
-    pub fn new(
-        inner: Incoming,
-        conn: Option<ServerConn>,
-        ret: ReturnTo,
-        guard: Option<ServerConnGuard>,
-        idle: Option<Duration>,
-    ) -> Self {
-        let mut b = ServerBody {
-            inner,
-            conn,
-            ret,
-            guard,
-            idle,
-            timer: None,
-            ended: false,
-            tap: None,
-        };
-        // A body known to be empty (HEAD, 204, 304, `content-length: 0`) may never be polled:
-        // hand the connection back now.
-        if b.inner.is_end_stream() {
-            b.finish();
-        }
-        b
-    }
-
-    fn finish(&mut self) {
-        self.ended = true;
-        self.guard.take();
-        if let Some(conn) = self.conn.take() {
-            match &self.ret {
-                ReturnTo::Pool => pool_put(conn),
-                ReturnTo::Private(slot) => {
-                    if let Ok(mut s) = slot.lock() {
-                        *s = Some(conn);
-                    }
-                }
-                ReturnTo::Close => drop(conn),
-            }
-        }
-    }
-}
-
-/// The server stopped sending for `timeout server`.
-#[derive(Debug)]
-pub struct ServerTimeout;
-
-impl std::fmt::Display for ServerTimeout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("timeout server")
-    }
-}
-
-impl std::error::Error for ServerTimeout {}
-
-impl Body for ServerBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        if this.ended {
-            return Poll::Ready(None);
-        }
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(f))) => {
-                this.timer = None;
-                if let (Some(t), Some(d)) = (&this.tap, f.data_ref()) {
-                    t.add(d.len());
-                }
-                Poll::Ready(Some(Ok(f)))
-            }
-            Poll::Ready(Some(Err(e))) => {
-                // A broken connection is never reused.
-                this.conn = None;
-                this.ended = true;
-                this.guard.take();
-                Poll::Ready(Some(Err(e.into())))
-            }
-            Poll::Ready(None) => {
-                this.finish();
-                Poll::Ready(None)
-            }
-            Poll::Pending => {
-                if let Some(idle) = this.idle {
-                    let timer = this
-                        .timer
-                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                    if timer.as_mut().poll(cx).is_ready() {
-                        this.conn = None;
-                        this.ended = true;
-                        this.guard.take();
-                        return Poll::Ready(Some(Err(Box::new(ServerTimeout))));
-                    }
-                }
-                Poll::Pending
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended || self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
