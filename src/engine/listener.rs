@@ -188,7 +188,7 @@ async fn accept_one(l: &Listener) -> io::Result<(std::net::TcpStream, SocketAddr
 async fn serve_conn(
     sock: std::net::TcpStream,
     peer: SocketAddr,
-    local_fallback: SocketAddr,
+    local_fallback: SocketAddr, // the listener's bound address
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     ctx: ConnCtx,
 ) -> Option<super::http::Continuation> {
@@ -199,7 +199,12 @@ async fn serve_conn(
         return None;
     };
     let _ = tcp.set_nodelay(true);
-    let local = tcp.local_addr().unwrap_or(local_fallback);
+    // A bind on one address accepts on exactly that address: no getsockname(2) needed.
+    let local = if local_fallback.ip().is_unspecified() {
+        tcp.local_addr().unwrap_or(local_fallback)
+    } else {
+        local_fallback
+    };
     let fe = ctx.frontend_ir()?;
     let client_timeout = fe
         .timeouts

@@ -12,6 +12,9 @@
 //! - writes are encrypted into a stack buffer and written at once; what the socket does not
 //!   take waits in `pending_tx` (freed when sent).
 //!
+//! Post-handshake messages (TLS 1.3 session tickets, key updates) are sent with the next
+//! record written, or on flush/shutdown, rather than on their own.
+//!
 //! Semantics follow tokio-rustls, which the rest of the engine was written against: EOF
 //! after the peer's `close_notify` reads as `Ok(0)`; a TCP close without `close_notify`
 //! reads as an `UnexpectedEof` error; `poll_shutdown` sends `close_notify`, then shuts
@@ -243,6 +246,14 @@ impl TlsServerStream {
                     return Poll::Ready(Err(tls_err(e)));
                 }
             };
+            if !self.conn.is_handshaking()
+                && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3)
+            {
+                // What is left to send are the session tickets: they go out with the first
+                // response (one packet and one wake-up of the client less per handshake).
+                self.release_handshake_buffer();
+                return Poll::Ready(Ok(()));
+            }
             ready!(self.poll_flush_tx(cx))?;
             if self.conn.is_handshaking() && (phase == Phase::Closed || self.peer_closed) {
                 return Poll::Ready(Err(io::Error::new(
@@ -251,9 +262,7 @@ impl TlsServerStream {
                 )));
             }
             if !self.conn.is_handshaking() {
-                if self.partial.is_empty() {
-                    self.partial = Vec::new();
-                }
+                self.release_handshake_buffer();
                 return Poll::Ready(Ok(()));
             }
             // More bytes from the client.
@@ -272,6 +281,15 @@ impl TlsServerStream {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Poll::Ready(Err(e)),
             }
+        }
+    }
+
+    /// Frees the handshake's receive buffer (keeping a record begun after it, if any).
+    fn release_handshake_buffer(&mut self) {
+        if self.partial.is_empty() {
+            self.partial = Vec::new();
+        } else {
+            self.partial.shrink_to_fit();
         }
     }
 
@@ -308,8 +326,9 @@ impl TlsServerStream {
         } else {
             self.partial = rest.to_vec();
         }
-        // Handshake messages after the handshake (tickets, key updates) go out now.
-        self.try_flush_tx()
+        // Handshake messages after the handshake (a key update) go out before the next
+        // record we send, as RFC 8446 4.6.3 requires, not necessarily now.
+        Ok(())
     }
 }
 
