@@ -174,12 +174,42 @@ async fn accept_one(l: &Listener) -> io::Result<(std::net::TcpStream, SocketAddr
             // Semaphores are never closed; treat it as fatal for this loop anyway.
             return Err(io::Error::other("connection limit closed"));
         };
-        match guard.try_io(|fd| fd.get_ref().accept()) {
+        match guard.try_io(|fd| accept_nonblocking(fd.get_ref())) {
             Ok(Ok((s, peer))) => return Ok((s, peer, permits)),
             Ok(Err(e)) => return Err(e),
             Err(_would_block) => continue,
         }
     }
+}
+
+/// accept4(2) with `SOCK_NONBLOCK | SOCK_CLOEXEC`: the accepted socket is non-blocking
+/// from the start (std's `accept` would need an extra ioctl per connection).
+fn accept_nonblocking(l: &StdListener) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let fd = l.as_raw_fd();
+    // SAFETY: `try_init` hands accept4 a zeroed sockaddr_storage and its length; the
+    // returned descriptor is new and owned by nobody else, so the TcpStream takes it over.
+    let (res, addr) = unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            let s = libc::accept4(
+                fd,
+                storage.cast(),
+                len,
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            );
+            if s < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(s)
+            }
+        })
+    }?;
+    // SAFETY: `res` is a freshly accepted socket descriptor (see above).
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(res) };
+    let peer = addr
+        .as_socket()
+        .ok_or_else(|| io::Error::other("accepted a non-IP socket"))?;
+    Ok((stream, peer))
 }
 
 /// Turns an accepted socket into a [`ClientStream`] (TLS handshake bounded by
@@ -192,9 +222,6 @@ async fn serve_conn(
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     ctx: ConnCtx,
 ) -> Option<super::http::Continuation> {
-    if sock.set_nonblocking(true).is_err() {
-        return None;
-    }
     let Ok(tcp) = TcpStream::from_std(sock) else {
         return None;
     };
