@@ -132,10 +132,15 @@ impl ServerConn {
     }
 
     /// The socket after a protocol switch, with what was read past the response head.
+    /// (Copied out: the tunnel must not keep the connection's read buffer alive.)
     pub fn into_upgraded(self) -> Upgraded {
         Upgraded {
             io: self.io,
-            read_buf: self.rbuf.freeze(),
+            read_buf: if self.rbuf.is_empty() {
+                Bytes::new()
+            } else {
+                Bytes::copy_from_slice(&self.rbuf)
+            },
         }
     }
 }
