@@ -375,6 +375,9 @@ impl AsyncRead for TlsServerStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
         loop {
             if this.take_plain(buf) {
                 return Poll::Ready(Ok(()));
