@@ -70,7 +70,9 @@ async fn within<F: Future>(d: Option<Duration>, f: F) -> Option<F::Output> {
     if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await {
         return Some(v);
     }
-    tokio::time::timeout(d, f).await.ok()
+    tokio::time::timeout_at(crate::engine::clock::tokio_now() + d, f)
+        .await
+        .ok()
 }
 
 /// Reads once into `buf` through a stack buffer that only exists during the poll, so an idle
@@ -131,7 +133,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     };
     loop {
         if !buf.is_empty() {
-            ht.first_byte.get_or_insert_with(std::time::Instant::now);
+            ht.first_byte.get_or_insert_with(crate::engine::clock::now);
             match head::parse(buf, allow_h2) {
                 Parsed::Complete { head, len } => {
                     let _ = buf.split_to(len);
@@ -145,7 +147,7 @@ async fn read_head<R: AsyncRead + Unpin>(
                 Parsed::Partial => {}
             }
             if head_deadline.is_none() {
-                head_deadline = t.request.map(|d| Instant::now() + d);
+                head_deadline = t.request.map(|d| crate::engine::clock::tokio_now() + d);
             }
         }
         let idle = buf.is_empty() && !first;
@@ -603,6 +605,7 @@ where
     // When the current stream started (accept, then the end of the previous request).
     let mut clock = crate::engine::accesslog::current_clock();
     let mut stop_rx = sess.ctx.state.subscribe_stop();
+    let logging = sess.ctx.state.accesslog.logs(sess.ctx.frontend);
     loop {
         let mut ht = crate::engine::accesslog::HeadTiming::default();
         let head = match read_head(
@@ -660,7 +663,7 @@ where
             ),
         ))
         .await;
-        clock = crate::engine::accesslog::ConnClock::now();
+        clock = crate::engine::accesslog::ConnClock::next_stream(logging);
         if buf.is_empty() {
             // Release the read buffer while idle.
             buf = BytesMut::new();

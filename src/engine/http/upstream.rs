@@ -72,7 +72,7 @@ pub fn pool_take(addr: SocketAddr, reuse: Reuse) -> Option<ServerConn> {
     }
     let mut pool = pool().lock().ok()?;
     let list = pool.map.get_mut(&addr)?;
-    purge_expired(list, Instant::now());
+    purge_expired(list, crate::engine::clock::now());
     // Newest first; a connection the server closed while idle is dropped on the way.
     let mut pos = list.len();
     while pos > 0 {
@@ -105,7 +105,7 @@ pub fn pool_put(mut conn: ServerConn) {
         return;
     }
     let Ok(mut pool) = pool().lock() else { return };
-    let now = Instant::now();
+    let now = crate::engine::clock::now();
     if pool
         .swept
         .is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY)

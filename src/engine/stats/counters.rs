@@ -372,12 +372,14 @@ impl Counters {
 
     /// Milliseconds since the engine started.
     pub fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Seconds since the engine started (HAProxy's `now.tv_sec` relative to the start).
     pub fn now_s(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_secs()).unwrap_or(u32::MAX)
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
     }
 
     pub fn uptime_s(&self) -> u64 {

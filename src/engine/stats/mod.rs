@@ -202,7 +202,8 @@ impl BodyTap {
 
 impl Drop for BodyTap {
     fn drop(&mut self) {
-        let t = u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        let t = u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
         let c = &self.state.stats;
         if let Some(b) = c.be.get(self.be) {
             b.times.add(self.q_ms, self.c_ms, self.d_ms, t);
@@ -264,7 +265,7 @@ impl Txn {
         let tx = Txn {
             ctx: ctx.clone(),
             h1,
-            start: Instant::now(),
+            start: crate::engine::clock::now(),
             be: AtomicUsize::new(NONE),
             srv: AtomicUsize::new(NONE),
             slot: std::sync::Mutex::new(None),
@@ -290,7 +291,8 @@ impl Txn {
     }
 
     fn elapsed_ms(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX)
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
     }
 
     fn be_idx(&self) -> Option<usize> {
