@@ -120,6 +120,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     ht: &mut crate::engine::accesslog::HeadTiming,
     stop_rx: &mut tokio::sync::watch::Receiver<StopLevel>,
     since: Option<std::time::Instant>,
+    timer: &mut Pin<&mut tokio::time::Sleep>,
 ) -> HeadRead {
     // `since`: when the previous transaction ended (read by the caller just before), which
     // spares a clock read.
@@ -152,9 +153,13 @@ async fn read_head<R: AsyncRead + Unpin>(
         }
         let idle = buf.is_empty() && !first;
         let deadline = if idle { ka_deadline } else { head_deadline };
+        // The connection's timer, re-armed (see `serve_h1`).
+        if let Some(d) = deadline {
+            timer.as_mut().reset(d);
+        }
         let sleep = async {
             match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
+                Some(_) => timer.as_mut().await,
                 None => std::future::pending().await,
             }
         };
@@ -606,6 +611,11 @@ where
     let mut clock = crate::engine::accesslog::current_clock();
     let mut stop_rx = sess.ctx.state.subscribe_stop();
     let logging = sess.ctx.state.accesslog.logs(sess.ctx.frontend);
+    // One timer for the connection, re-armed for each head deadline and each request's
+    // `timeout server`: moving a registered timer's deadline later is an atomic store,
+    // where a timer per wait costs a timer-wheel insertion and removal (under the driver's
+    // lock) per request. (Registered only when first armed.)
+    let mut timer = pin!(tokio::time::sleep_until(crate::engine::clock::tokio_now()));
     loop {
         let mut ht = crate::engine::accesslog::HeadTiming::default();
         let head = match read_head(
@@ -618,6 +628,7 @@ where
             &mut ht,
             &mut stop_rx,
             (!first).then_some(clock.accepted),
+            &mut timer,
         )
         .await
         {
@@ -660,6 +671,7 @@ where
                 &timers,
                 &fe_errorfiles,
                 (clock, ht.first_byte),
+                timer.as_mut(),
             ),
         ))
         .await;
@@ -733,6 +745,7 @@ async fn transaction<R, W>(
         crate::engine::accesslog::ConnClock,
         Option<std::time::Instant>,
     ),
+    timer: Pin<&mut tokio::time::Sleep>,
 ) -> Next
 where
     R: AsyncRead + Unpin,
@@ -798,6 +811,7 @@ where
             activity,
             informational: Some(&interims),
             log: alog.txn(),
+            timer: Some(timer),
         },
     );
     let mut txn_fut = pin!(txn_fut);
