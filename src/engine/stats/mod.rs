@@ -487,7 +487,8 @@ impl Txn {
             b.rsp.count(status);
         }
         c.bytes(fe, bytes_be, srv, bin, head_bytes);
-        let slot = self.slot.lock().ok().and_then(|mut s| s.take());
+        // (Owned: no lock to take.)
+        let slot = self.slot.into_inner().ok().flatten();
         if let (Reply::Proxied(resp), Some(be)) = (&mut out.reply, be) {
             let tap = BodyTap {
                 state: self.ctx.state.clone(),
