@@ -110,7 +110,7 @@ struct Timers {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn read_head<R: AsyncRead + Unpin>(
+async fn read_head<R: AsyncRead + Unpin, St: Future<Output = ()>>(
     rd: &mut R,
     buf: &mut BytesMut,
     first: bool,
@@ -118,7 +118,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     sess: &Session,
     allow_h2: bool,
     ht: &mut crate::engine::accesslog::HeadTiming,
-    stop_rx: &mut tokio::sync::watch::Receiver<StopLevel>,
+    stop: &mut Pin<&mut St>,
     since: Option<std::time::Instant>,
     timer: &mut Pin<&mut tokio::time::Sleep>,
 ) -> HeadRead {
@@ -164,18 +164,10 @@ async fn read_head<R: AsyncRead + Unpin>(
             }
         };
         let empty = buf.is_empty();
-        // A soft stop closes idle connections (the receiver is the connection's, so waiting
-        // here costs no subscription per request).
+        // A soft stop closes idle connections (see `serve_h1`).
         let stop = async {
             if empty {
-                loop {
-                    if *stop_rx.borrow_and_update() >= StopLevel::Soft {
-                        return;
-                    }
-                    if stop_rx.changed().await.is_err() {
-                        return;
-                    }
-                }
+                stop.as_mut().await
             } else {
                 std::future::pending().await
             }
@@ -610,6 +602,22 @@ where
     // When the current stream started (accept, then the end of the previous request).
     let mut clock = crate::engine::accesslog::current_clock();
     let mut stop_rx = sess.ctx.state.subscribe_stop();
+    // A soft stop closes idle connections: one waiter for the connection's life, polled by
+    // read_head while idle only. It stays registered between requests (a waiter made per
+    // request cost a registration and a removal, each under the channel's lock). It
+    // completes only at a soft stop or when the engine's state is gone, and the connection
+    // then closes: it is never polled again.
+    let stop = async move {
+        loop {
+            if *stop_rx.borrow_and_update() >= StopLevel::Soft {
+                return;
+            }
+            if stop_rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let mut stop = pin!(stop);
     let logging = sess.ctx.state.accesslog.logs(sess.ctx.frontend);
     // One timer for the connection, re-armed for each head deadline and each request's
     // `timeout server`: moving a registered timer's deadline later is an atomic store,
@@ -626,7 +634,7 @@ where
             &sess,
             allow_h2 && first,
             &mut ht,
-            &mut stop_rx,
+            &mut stop,
             (!first).then_some(clock.accepted),
             &mut timer,
         )
@@ -791,15 +799,13 @@ where
         }
     };
     let req_body = alog.count_request_boxed(req_body);
-    let mut builder = Request::builder().method(method).uri(uri).version(version);
-    if let Some(h) = builder.headers_mut() {
-        *h = headers;
-    }
-    let Ok(req) = builder.body(req_body) else {
-        let raw = error_bytes(400, Origin::Mux, &[], fe_errorfiles);
-        let _ = write_all_to(wr, &raw, timers.client).await;
-        return Next::Close;
-    };
+    // (Set in place: `Request::builder()` moves the whole head at each step, and cannot
+    // fail with values that are already typed.)
+    let mut req = Request::new(req_body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = version;
+    *req.headers_mut() = headers;
 
     // Interim responses (`100 Continue`...) from the server are relayed as HAProxy does.
     let interims = txn::Interims::default();
