@@ -260,7 +260,7 @@ impl Txn {
         if let Some(f) = c.fe.get(ctx.frontend) {
             f.cum_req.fetch_add(1, Relaxed);
             let r = f.req_rate.add(c.now_ms(), 1);
-            f.rps_max.fetch_max(r, Relaxed);
+            counters::raise_max(&f.rps_max, r);
         }
         let tx = Txn {
             ctx: ctx.clone(),
@@ -599,7 +599,7 @@ pub fn mux_error(ctx: &ConnCtx, status: u16) {
         f.failed_req.fetch_add(1, Relaxed);
         f.cum_req.fetch_add(1, Relaxed);
         let r = f.req_rate.add(c.now_ms(), 1);
-        f.rps_max.fetch_max(r, Relaxed);
+        counters::raise_max(&f.rps_max, r);
         f.rsp.count(status);
     }
 }
