@@ -142,7 +142,8 @@ async fn accept_forever(l: &Listener, state: &Arc<EngineState>) {
             l.tls.clone(),
             ctx,
         )));
-        tokio::spawn(async move {
+        // The task reads the clock at most once per poll (`engine::clock`).
+        tokio::spawn(super::clock::per_poll(async move {
             let _permits = permits;
             let _live = live;
             if let Some(f) = st.frontends.get(fe) {
@@ -162,7 +163,7 @@ async fn accept_forever(l: &Listener, state: &Arc<EngineState>) {
             if let Some(f) = st.frontends.get(fe) {
                 f.cur_conns.fetch_sub(1, Ordering::AcqRel);
             }
-        });
+        }));
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod accesslog;
 pub mod cli;
+pub mod clock;
 pub mod conn;
 pub mod health;
 pub mod http;

@@ -71,8 +71,23 @@ pub struct ConnClock {
 impl ConnClock {
     pub fn now() -> ConnClock {
         ConnClock {
-            accepted: Instant::now(),
+            accepted: crate::engine::clock::now(),
             date: SystemTime::now(),
+            handshake_ms: 0,
+        }
+    }
+
+    /// [`ConnClock::now`] for the next stream of a connection; its wall-clock date is only
+    /// read when `dated` (the frontend logs: nothing else looks at it), else left at the
+    /// epoch.
+    pub fn next_stream(dated: bool) -> ConnClock {
+        ConnClock {
+            accepted: crate::engine::clock::now(),
+            date: if dated {
+                SystemTime::now()
+            } else {
+                std::time::UNIX_EPOCH
+            },
             handshake_ms: 0,
         }
     }
@@ -81,7 +96,7 @@ impl ConnClock {
     /// now.
     pub fn handshake_done(self) -> ConnClock {
         ConnClock {
-            handshake_ms: ms_between(self.accepted, Instant::now()),
+            handshake_ms: ms_between(self.accepted, crate::engine::clock::now()),
             ..self
         }
     }
@@ -266,6 +281,11 @@ impl Logs {
             max_len,
             hostname: if any { hostname() } else { String::new() },
         }
+    }
+
+    /// Frontend `idx` logs its streams (else no record is made and no date is needed).
+    pub fn logs(&self, idx: usize) -> bool {
+        self.fe(idx).is_some()
     }
 
     fn fe(&self, idx: usize) -> Option<&FeLog> {
@@ -601,13 +621,13 @@ impl TxnLog {
 
     /// A server is being chosen (possibly waiting in the queue).
     pub fn queue_start(&self) {
-        self.with(|m| m.queue_start = Some(Instant::now()));
+        self.with(|m| m.queue_start = Some(crate::engine::clock::now()));
     }
 
     /// Server `srv` was assigned.
     pub fn queued(&self, srv: usize) {
         self.with(|m| {
-            m.queued = Some(Instant::now());
+            m.queued = Some(crate::engine::clock::now());
             m.server = Some(srv);
         });
     }
@@ -615,7 +635,7 @@ impl TxnLog {
     /// A connection to server `srv` is ready (fresh or reused).
     pub fn connected(&self, srv: usize) {
         self.with(|m| {
-            m.connected = Some(Instant::now());
+            m.connected = Some(crate::engine::clock::now());
             m.server = Some(srv);
         });
     }
@@ -646,7 +666,7 @@ impl TxnLog {
             .filter(|&n| n + head <= 16384)
             .unwrap_or(0);
         self.with(|m| {
-            m.response = Some(Instant::now());
+            m.response = Some(crate::engine::clock::now());
             m.response_size = head + body;
         });
     }
@@ -811,7 +831,7 @@ impl HttpLog {
             connect_from(fe, &ctx.state, name, info, "HTTP");
             return HttpLog(None);
         }
-        let now = Instant::now();
+        let now = crate::engine::clock::now();
         let fb = first_byte.unwrap_or(now).max(start.accepted);
         let idle = (ms_between(start.accepted, fb) - start.handshake_ms).max(0);
         let request = ms_between(start.accepted, now).max(idle + start.handshake_ms);
@@ -1038,7 +1058,7 @@ impl HttpRec {
                     })
             });
             if usable {
-                self.queue_timeout = Some(Instant::now());
+                self.queue_timeout = Some(crate::engine::clock::now());
                 return *b"sQ";
             }
             return *b"SC";
@@ -1098,7 +1118,7 @@ impl HttpRec {
             return;
         };
         let m = self.marks();
-        let now = Instant::now();
+        let now = crate::engine::clock::now();
         let off = |t: Option<Instant>| t.map_or(-1, |t| ms_between(self.start.accepted, t));
         let timers = Timers {
             handshake: self.start.handshake_ms,
@@ -1342,7 +1362,7 @@ pub fn http_error(ctx: &ConnCtx, info: &ConnInfo, start: ConnClock, t: &HeadTimi
         (_, true) => *b"CR",
         _ => *b"PR",
     };
-    let now = Instant::now();
+    let now = crate::engine::clock::now();
     let idle = t.first_byte.map_or(0, |fb| {
         (ms_between(start.accepted, fb) - start.handshake_ms).max(0)
     });
@@ -1470,7 +1490,7 @@ impl TcpLog {
     pub fn queued(&mut self, be: usize) {
         if let Some(r) = self.0.as_deref_mut() {
             r.backend = Some(be);
-            r.queued = Some(Instant::now());
+            r.queued = Some(crate::engine::clock::now());
         }
     }
 
@@ -1478,7 +1498,7 @@ impl TcpLog {
     pub fn connected(&mut self, srv: usize, stream: &tokio::net::TcpStream) {
         if let Some(r) = self.0.as_deref_mut() {
             r.server = Some(srv);
-            r.connected = Some(Instant::now());
+            r.connected = Some(crate::engine::clock::now());
             r.server_addr = stream.peer_addr().ok();
             r.backend_src = stream.local_addr().ok();
         }
@@ -1525,7 +1545,7 @@ impl TcpRec {
             queue: off(self.queued),
             connect: off(self.connected),
             data: -1,
-            close: ms_between(self.start.accepted, Instant::now()),
+            close: ms_between(self.start.accepted, crate::engine::clock::now()),
         };
         let n = names(state, self.fe, self.backend, self.server);
         let mut counts = n.counts;

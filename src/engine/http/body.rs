@@ -47,13 +47,15 @@ pub struct Activity(Arc<(Instant, AtomicU64)>);
 
 impl Default for Activity {
     fn default() -> Self {
-        Activity(Arc::new((Instant::now(), AtomicU64::new(0))))
+        Activity(Arc::new((crate::engine::clock::now(), AtomicU64::new(0))))
     }
 }
 
 impl Activity {
     pub fn touch(&self) {
-        let ms = self.0 .0.elapsed().as_millis() as u64;
+        let ms = crate::engine::clock::now()
+            .saturating_duration_since(self.0 .0)
+            .as_millis() as u64;
         self.0 .1.store(ms, Ordering::Relaxed);
     }
 
@@ -62,14 +64,25 @@ impl Activity {
         self.0 .0 + Duration::from_millis(self.0 .1.load(Ordering::Relaxed))
     }
 
-    /// Resolves once nothing touched the clock for `idle`.
-    pub async fn idle_for(&self, idle: Duration) {
+    /// Resolves once nothing touched the clock for `idle`, waiting on `timer` (re-armed)
+    /// when given, else on a timer of its own.
+    pub async fn idle_for(
+        &self,
+        idle: Duration,
+        mut timer: Option<&mut Pin<&mut tokio::time::Sleep>>,
+    ) {
         loop {
             let deadline = self.last() + idle;
-            if Instant::now() >= deadline {
+            if crate::engine::clock::now() >= deadline {
                 return;
             }
-            tokio::time::sleep_until(deadline.into()).await;
+            match timer.as_mut() {
+                Some(t) => {
+                    t.as_mut().reset(deadline.into());
+                    t.as_mut().await;
+                }
+                None => tokio::time::sleep_until(deadline.into()).await,
+            }
         }
     }
 }

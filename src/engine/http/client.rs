@@ -1013,9 +1013,11 @@ impl Body for ServerBody {
                 Poll::Ready(Err(e)) => return this.fail(Box::new(e)),
                 Poll::Pending => {
                     if let Some(idle) = this.idle {
-                        let timer = this
-                            .timer
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                        let timer = this.timer.get_or_insert_with(|| {
+                            Box::pin(tokio::time::sleep_until(
+                                crate::engine::clock::tokio_now() + idle,
+                            ))
+                        });
                         if timer.as_mut().poll(cx).is_ready() {
                             return this.fail(Box::new(ServerTimeout));
                         }

@@ -70,7 +70,9 @@ async fn within<F: Future>(d: Option<Duration>, f: F) -> Option<F::Output> {
     if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await {
         return Some(v);
     }
-    tokio::time::timeout(d, f).await.ok()
+    tokio::time::timeout_at(crate::engine::clock::tokio_now() + d, f)
+        .await
+        .ok()
 }
 
 /// Reads once into `buf` through a stack buffer that only exists during the poll, so an idle
@@ -108,7 +110,7 @@ struct Timers {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn read_head<R: AsyncRead + Unpin>(
+async fn read_head<R: AsyncRead + Unpin, St: Future<Output = ()>>(
     rd: &mut R,
     buf: &mut BytesMut,
     first: bool,
@@ -116,8 +118,9 @@ async fn read_head<R: AsyncRead + Unpin>(
     sess: &Session,
     allow_h2: bool,
     ht: &mut crate::engine::accesslog::HeadTiming,
-    stop_rx: &mut tokio::sync::watch::Receiver<StopLevel>,
+    stop: &mut Pin<&mut St>,
     since: Option<std::time::Instant>,
+    timer: &mut Pin<&mut tokio::time::Sleep>,
 ) -> HeadRead {
     // `since`: when the previous transaction ended (read by the caller just before), which
     // spares a clock read.
@@ -131,7 +134,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     };
     loop {
         if !buf.is_empty() {
-            ht.first_byte.get_or_insert_with(std::time::Instant::now);
+            ht.first_byte.get_or_insert_with(crate::engine::clock::now);
             match head::parse(buf, allow_h2) {
                 Parsed::Complete { head, len } => {
                     let _ = buf.split_to(len);
@@ -145,30 +148,26 @@ async fn read_head<R: AsyncRead + Unpin>(
                 Parsed::Partial => {}
             }
             if head_deadline.is_none() {
-                head_deadline = t.request.map(|d| Instant::now() + d);
+                head_deadline = t.request.map(|d| crate::engine::clock::tokio_now() + d);
             }
         }
         let idle = buf.is_empty() && !first;
         let deadline = if idle { ka_deadline } else { head_deadline };
+        // The connection's timer, re-armed (see `serve_h1`).
+        if let Some(d) = deadline {
+            timer.as_mut().reset(d);
+        }
         let sleep = async {
             match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
+                Some(_) => timer.as_mut().await,
                 None => std::future::pending().await,
             }
         };
         let empty = buf.is_empty();
-        // A soft stop closes idle connections (the receiver is the connection's, so waiting
-        // here costs no subscription per request).
+        // A soft stop closes idle connections (see `serve_h1`).
         let stop = async {
             if empty {
-                loop {
-                    if *stop_rx.borrow_and_update() >= StopLevel::Soft {
-                        return;
-                    }
-                    if stop_rx.changed().await.is_err() {
-                        return;
-                    }
-                }
+                stop.as_mut().await
             } else {
                 std::future::pending().await
             }
@@ -603,6 +602,28 @@ where
     // When the current stream started (accept, then the end of the previous request).
     let mut clock = crate::engine::accesslog::current_clock();
     let mut stop_rx = sess.ctx.state.subscribe_stop();
+    // A soft stop closes idle connections: one waiter for the connection's life, polled by
+    // read_head while idle only. It stays registered between requests (a waiter made per
+    // request cost a registration and a removal, each under the channel's lock). It
+    // completes only at a soft stop or when the engine's state is gone, and the connection
+    // then closes: it is never polled again.
+    let stop = async move {
+        loop {
+            if *stop_rx.borrow_and_update() >= StopLevel::Soft {
+                return;
+            }
+            if stop_rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let mut stop = pin!(stop);
+    let logging = sess.ctx.state.accesslog.logs(sess.ctx.frontend);
+    // One timer for the connection, re-armed for each head deadline and each request's
+    // `timeout server`: moving a registered timer's deadline later is an atomic store,
+    // where a timer per wait costs a timer-wheel insertion and removal (under the driver's
+    // lock) per request. (Registered only when first armed.)
+    let mut timer = pin!(tokio::time::sleep_until(crate::engine::clock::tokio_now()));
     loop {
         let mut ht = crate::engine::accesslog::HeadTiming::default();
         let head = match read_head(
@@ -613,8 +634,9 @@ where
             &sess,
             allow_h2 && first,
             &mut ht,
-            &mut stop_rx,
+            &mut stop,
             (!first).then_some(clock.accepted),
+            &mut timer,
         )
         .await
         {
@@ -657,10 +679,11 @@ where
                 &timers,
                 &fe_errorfiles,
                 (clock, ht.first_byte),
+                timer.as_mut(),
             ),
         ))
         .await;
-        clock = crate::engine::accesslog::ConnClock::now();
+        clock = crate::engine::accesslog::ConnClock::next_stream(logging);
         if buf.is_empty() {
             // Release the read buffer while idle.
             buf = BytesMut::new();
@@ -730,6 +753,7 @@ async fn transaction<R, W>(
         crate::engine::accesslog::ConnClock,
         Option<std::time::Instant>,
     ),
+    timer: Pin<&mut tokio::time::Sleep>,
 ) -> Next
 where
     R: AsyncRead + Unpin,
@@ -775,15 +799,13 @@ where
         }
     };
     let req_body = alog.count_request_boxed(req_body);
-    let mut builder = Request::builder().method(method).uri(uri).version(version);
-    if let Some(h) = builder.headers_mut() {
-        *h = headers;
-    }
-    let Ok(req) = builder.body(req_body) else {
-        let raw = error_bytes(400, Origin::Mux, &[], fe_errorfiles);
-        let _ = write_all_to(wr, &raw, timers.client).await;
-        return Next::Close;
-    };
+    // (Set in place: `Request::builder()` moves the whole head at each step, and cannot
+    // fail with values that are already typed.)
+    let mut req = Request::new(req_body);
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = version;
+    *req.headers_mut() = headers;
 
     // Interim responses (`100 Continue`...) from the server are relayed as HAProxy does.
     let interims = txn::Interims::default();
@@ -795,6 +817,7 @@ where
             activity,
             informational: Some(&interims),
             log: alog.txn(),
+            timer: Some(timer),
         },
     );
     let mut txn_fut = pin!(txn_fut);

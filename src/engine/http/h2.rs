@@ -161,7 +161,7 @@ where
             return std::future::pending().await;
         };
         loop {
-            activity.idle_for(d).await;
+            activity.idle_for(d, None).await;
             if stop_state.count() == 0 {
                 return;
             }
@@ -336,6 +336,7 @@ async fn handle(
             activity,
             informational: None,
             log: alog.txn(),
+            timer: None,
         },
     )
     .await;

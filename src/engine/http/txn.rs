@@ -128,6 +128,8 @@ pub struct TxnRequest<'a> {
     pub informational: Option<&'a Interims>,
     /// The access log record's marks (routed, queued, connected, answered).
     pub log: crate::engine::accesslog::TxnLog,
+    /// The client connection's timer, for `timeout server` (HTTP/1; see `h1::serve_h1`).
+    pub timer: Option<std::pin::Pin<&'a mut tokio::time::Sleep>>,
 }
 
 fn merge_mode(a: HttpConnMode, b: HttpConnMode) -> HttpConnMode {
@@ -168,7 +170,11 @@ pub async fn run(sess: &Session, mut t: TxnRequest<'_>) -> Outcome {
     tx.end(out)
 }
 
-async fn run_inner(sess: &Session, t: TxnRequest<'_>, tx: &crate::engine::stats::Txn) -> Outcome {
+async fn run_inner(
+    sess: &Session,
+    mut t: TxnRequest<'_>,
+    tx: &crate::engine::stats::Txn,
+) -> Outcome {
     let ctx = &sess.ctx;
     let Some(fe) = ctx.frontend_ir() else {
         return local(
@@ -385,7 +391,7 @@ async fn run_inner(sess: &Session, t: TxnRequest<'_>, tx: &crate::engine::stats:
             Some(d) => tokio::select! {
                 biased;
                 r = send => Some(r),
-                _ = t.activity.idle_for(d) => None,
+                _ = t.activity.idle_for(d, t.timer.as_mut()) => None,
             },
             None => Some(send.await),
         };

@@ -48,9 +48,47 @@ struct Idle {
     since: Instant,
 }
 
+/// A cheap hasher for the pool's keys (FxHash's mixing step): the keys are the configured
+/// servers' addresses, not client input, so SipHash's flooding resistance buys nothing and
+/// it ran twice per request (take and put).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.add(u64::from(b));
+        }
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.add(u64::from(v));
+    }
+    fn write_u16(&mut self, v: u16) {
+        self.add(u64::from(v));
+    }
+    fn write_u32(&mut self, v: u32) {
+        self.add(u64::from(v));
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.add(v);
+    }
+    fn write_usize(&mut self, v: usize) {
+        self.add(v as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl AddrHasher {
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 #[derive(Default)]
 struct Pool {
-    map: HashMap<SocketAddr, Vec<Idle>>,
+    map: HashMap<SocketAddr, Vec<Idle>, std::hash::BuildHasherDefault<AddrHasher>>,
     /// When all lists were last cleared of expired and server-closed connections.
     swept: Option<Instant>,
 }
@@ -72,7 +110,7 @@ pub fn pool_take(addr: SocketAddr, reuse: Reuse) -> Option<ServerConn> {
     }
     let mut pool = pool().lock().ok()?;
     let list = pool.map.get_mut(&addr)?;
-    purge_expired(list, Instant::now());
+    purge_expired(list, crate::engine::clock::now());
     // Newest first; a connection the server closed while idle is dropped on the way.
     let mut pos = list.len();
     while pos > 0 {
@@ -105,7 +143,7 @@ pub fn pool_put(mut conn: ServerConn) {
         return;
     }
     let Ok(mut pool) = pool().lock() else { return };
-    let now = Instant::now();
+    let now = crate::engine::clock::now();
     if pool
         .swept
         .is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY)

@@ -228,8 +228,8 @@ impl BackendQueue {
             let mut g = self.lock();
             g.seq += 1;
             let seq = g.seq;
-            let (tx, rx) = oneshot::channel();
-            match target {
+            // (The channel is made only when the request waits: most take a slot at once.)
+            let rx = match target {
                 Some(i) => {
                     let (Some(srv), Some(st)) = (be.servers.get(i), bs.servers.get(i)) else {
                         return Acquire::NoServer;
@@ -250,7 +250,9 @@ impl BackendQueue {
                     {
                         return Acquire::Full;
                     }
+                    let (tx, rx) = oneshot::channel();
                     q.push_back(Waiter { seq, tx });
+                    rx
                 }
                 None => {
                     prune(&mut g.backend);
@@ -269,9 +271,11 @@ impl BackendQueue {
                     if !self.active || !any_usable {
                         return Acquire::NoServer;
                     }
+                    let (tx, rx) = oneshot::channel();
                     g.backend.push_back(Waiter { seq, tx });
+                    rx
                 }
-            }
+            };
             (seq, rx)
         };
         let deadline = wait.map(|w| tokio::time::Instant::now() + w);

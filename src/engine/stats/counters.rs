@@ -20,6 +20,15 @@ use crate::engine::health::CheckResult;
 /// averages.
 pub const TIME_STATS_SAMPLES: u32 = 1024;
 
+/// Raises `max` to `v` (`fetch_max`), without a locked read-modify-write when `v` is not
+/// above it, the usual case: the maximum only grows, so a value read at or above `v`
+/// stays so.
+pub fn raise_max(max: &AtomicU32, v: u32) {
+    if v > max.load(Relaxed) {
+        max.fetch_max(v, Relaxed);
+    }
+}
+
 /// A per-second event counter (HAProxy's `freq_ctr`): the count of the current second and
 /// of the previous one. Reading gives `curr + prev * (remaining part of the second)`.
 #[derive(Debug, Default)]
@@ -88,11 +97,14 @@ impl SwRate {
         } else {
             0
         };
+        // (No store when the sum does not change: a zero time added to a zero sum, the
+        // usual queue and connect times.)
         let _ = self.sum.fetch_update(Relaxed, Relaxed, |s| {
             let drop = if n > 0 { s.div_ceil(n) } else { 0 };
-            Some(s.wrapping_sub(drop).wrapping_add(v))
+            let new = s.wrapping_sub(drop).wrapping_add(v);
+            (new != s).then_some(new)
         });
-        self.max.fetch_max(v, Relaxed);
+        raise_max(&self.max, v);
     }
 
     /// `swrate_avg()` over `min(samples, 1024)` values (0 without samples).
@@ -372,12 +384,14 @@ impl Counters {
 
     /// Milliseconds since the engine started.
     pub fn now_ms(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Seconds since the engine started (HAProxy's `now.tv_sec` relative to the start).
     pub fn now_s(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_secs()).unwrap_or(u32::MAX)
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
     }
 
     pub fn uptime_s(&self) -> u64 {
@@ -391,11 +405,11 @@ impl Counters {
         let Some(f) = self.fe.get(fe) else { return };
         f.cum_conn.fetch_add(1, Relaxed);
         f.cum_sess.fetch_add(1, Relaxed);
-        f.conn_max.fetch_max(cur, Relaxed);
+        raise_max(&f.conn_max, cur);
         let r = f.conn_rate.add(now, 1);
-        f.cps_max.fetch_max(r, Relaxed);
+        raise_max(&f.cps_max, r);
         let r = f.sess_rate.add(now, 1);
-        f.sps_max.fetch_max(r, Relaxed);
+        raise_max(&f.sps_max, r);
     }
 
     /// A stream was assigned to backend `be` (`cum_conn`, `beconn`, the session rate).
@@ -406,9 +420,9 @@ impl Counters {
             b.cum_req.fetch_add(1, Relaxed);
         }
         let cur = b.cur.fetch_add(1, Relaxed) + 1;
-        b.conn_max.fetch_max(cur, Relaxed);
+        raise_max(&b.conn_max, cur);
         let r = b.sess_rate.add(self.now_ms(), 1);
-        b.sps_max.fetch_max(r, Relaxed);
+        raise_max(&b.sps_max, r);
     }
 
     /// The stream assigned by [`Counters::be_assign`] ended.
@@ -442,9 +456,9 @@ impl Counters {
             b.last_sess.store(now, Relaxed);
         }
         if let Some(s) = self.server(be, srv) {
-            s.cur_sess_max.fetch_max(cur, Relaxed);
+            raise_max(&s.cur_sess_max, cur);
             let r = s.sess_rate.add(self.now_ms(), 1);
-            s.sps_max.fetch_max(r, Relaxed);
+            raise_max(&s.sps_max, r);
             s.last_sess.store(now, Relaxed);
         }
     }
@@ -513,9 +527,15 @@ impl Counters {
         if bin == 0 && bout == 0 {
             return;
         }
+        // (Zero adds skipped: response body data comes with `bin == 0`.)
+        let add = |c: &AtomicU64, n: u64| {
+            if n > 0 {
+                c.fetch_add(n, Relaxed);
+            }
+        };
         if let Some(f) = self.fe.get(fe) {
-            f.bytes_in.fetch_add(bin, Relaxed);
-            f.bytes_out.fetch_add(bout, Relaxed);
+            add(&f.bytes_in, bin);
+            add(&f.bytes_out, bout);
         }
         if bout > 0 {
             let n = u32::try_from(bout).unwrap_or(u32::MAX);
@@ -523,12 +543,12 @@ impl Counters {
         }
         let Some(be) = be else { return };
         if let Some(b) = self.be.get(be) {
-            b.bytes_in.fetch_add(bin, Relaxed);
-            b.bytes_out.fetch_add(bout, Relaxed);
+            add(&b.bytes_in, bin);
+            add(&b.bytes_out, bout);
         }
         if let Some(s) = srv.and_then(|s| self.server(be, s)) {
-            s.bytes_in.fetch_add(bin, Relaxed);
-            s.bytes_out.fetch_add(bout, Relaxed);
+            add(&s.bytes_in, bin);
+            add(&s.bytes_out, bout);
         }
     }
 

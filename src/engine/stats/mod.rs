@@ -202,7 +202,8 @@ impl BodyTap {
 
 impl Drop for BodyTap {
     fn drop(&mut self) {
-        let t = u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        let t = u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
         let c = &self.state.stats;
         if let Some(b) = c.be.get(self.be) {
             b.times.add(self.q_ms, self.c_ms, self.d_ms, t);
@@ -259,12 +260,12 @@ impl Txn {
         if let Some(f) = c.fe.get(ctx.frontend) {
             f.cum_req.fetch_add(1, Relaxed);
             let r = f.req_rate.add(c.now_ms(), 1);
-            f.rps_max.fetch_max(r, Relaxed);
+            counters::raise_max(&f.rps_max, r);
         }
         let tx = Txn {
             ctx: ctx.clone(),
             h1,
-            start: Instant::now(),
+            start: crate::engine::clock::now(),
             be: AtomicUsize::new(NONE),
             srv: AtomicUsize::new(NONE),
             slot: std::sync::Mutex::new(None),
@@ -290,7 +291,8 @@ impl Txn {
     }
 
     fn elapsed_ms(&self) -> u32 {
-        u32::try_from(self.start.elapsed().as_millis()).unwrap_or(u32::MAX)
+        let d = crate::engine::clock::now().saturating_duration_since(self.start);
+        u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
     }
 
     fn be_idx(&self) -> Option<usize> {
@@ -485,7 +487,8 @@ impl Txn {
             b.rsp.count(status);
         }
         c.bytes(fe, bytes_be, srv, bin, head_bytes);
-        let slot = self.slot.lock().ok().and_then(|mut s| s.take());
+        // (Owned: no lock to take.)
+        let slot = self.slot.into_inner().ok().flatten();
         if let (Reply::Proxied(resp), Some(be)) = (&mut out.reply, be) {
             let tap = BodyTap {
                 state: self.ctx.state.clone(),
@@ -596,7 +599,7 @@ pub fn mux_error(ctx: &ConnCtx, status: u16) {
         f.failed_req.fetch_add(1, Relaxed);
         f.cum_req.fetch_add(1, Relaxed);
         let r = f.req_rate.add(c.now_ms(), 1);
-        f.rps_max.fetch_max(r, Relaxed);
+        counters::raise_max(&f.rps_max, r);
         f.rsp.count(status);
     }
 }
