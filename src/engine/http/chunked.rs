@@ -180,6 +180,28 @@ impl Decoder {
     }
 }
 
+/// Lower-case hexadecimal digits: chunk sizes HAProxy writes towards clients.
+pub const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
+/// Upper-case hexadecimal digits: chunk sizes of requests towards servers (as hyper wrote
+/// them, and as HAProxy 2.6 does).
+pub const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Appends `n` in hexadecimal with `digits`, without leading zeros (a chunk size line).
+pub fn push_hex(out: &mut Vec<u8>, n: usize, digits: &[u8; 16]) {
+    let mut tmp = [0u8; 16];
+    let mut i = tmp.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        tmp[i] = digits[v & 15];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&tmp[i..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

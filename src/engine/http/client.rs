@@ -241,7 +241,7 @@ impl ReqWriter {
             return;
         }
         if chunked {
-            push_hex_upper(&mut self.out, data.len());
+            super::chunked::push_hex(&mut self.out, data.len(), super::chunked::HEX_UPPER);
             self.out.extend_from_slice(b"\r\n");
         }
         if data.len() <= COPY_MAX {
@@ -359,23 +359,6 @@ fn push_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
-}
-
-/// Appends `n` in upper-case hexadecimal (hyper's request chunk sizes).
-fn push_hex_upper(out: &mut Vec<u8>, n: usize) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut tmp = [0u8; 16];
-    let mut i = tmp.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        tmp[i] = HEX[v & 15];
-        v >>= 4;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&tmp[i..]);
 }
 
 /// Whether one of the comma-separated tokens of `v` is `token`.
@@ -1084,7 +1067,7 @@ mod tests {
     #[test]
     fn hex() {
         let mut v = Vec::new();
-        push_hex_upper(&mut v, 0x1fa);
+        super::super::chunked::push_hex(&mut v, 0x1fa, super::super::chunked::HEX_UPPER);
         assert_eq!(v, b"1FA");
     }
 }

@@ -448,7 +448,7 @@ where
                 let chunked = framing == Framing::Chunked;
                 if out.len() + data.len() + 20 <= COALESCE {
                     if chunked {
-                        push_hex(&mut out, data.len());
+                        super::chunked::push_hex(&mut out, data.len(), super::chunked::HEX_LOWER);
                         out.extend_from_slice(b"\r\n");
                     }
                     out.extend_from_slice(&data);
@@ -459,7 +459,7 @@ where
                 }
                 // A large frame: send what is pending, then the frame from its own buffer.
                 if chunked {
-                    push_hex(&mut out, data.len());
+                    super::chunked::push_hex(&mut out, data.len(), super::chunked::HEX_LOWER);
                     out.extend_from_slice(b"\r\n");
                 }
                 if !out.is_empty() && !write_all_to(wr, &out, client_to).await {
@@ -503,23 +503,6 @@ async fn poll_once<B: hyper::body::Body + Unpin>(
     body: &mut B,
 ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
     std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await
-}
-
-/// Appends `n` in lower-case hexadecimal (a chunk size).
-fn push_hex(out: &mut Vec<u8>, n: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut tmp = [0u8; 16];
-    let mut i = tmp.len();
-    let mut v = n;
-    loop {
-        i -= 1;
-        tmp[i] = HEX[v & 15];
-        v >>= 4;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&tmp[i..]);
 }
 
 /// Appends a status code in decimal.
