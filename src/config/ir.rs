@@ -269,7 +269,7 @@ pub struct Bind {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BindTls {
     /// Certificates in the order HAProxy loads them; the first is the default (no SNI).
     pub certs: Vec<Certificate>,

@@ -136,9 +136,6 @@ impl TlsServerStream {
             let UnbufferedStatus { discard, state } = self
                 .conn
                 .process_tls_records(incoming.get_mut(consumed..).unwrap_or_default());
-            if let Some(sni) = HANDSHAKE_SNI.with(|s| s.borrow_mut().take()) {
-                self.sni = Some(sni);
-            }
             let state = match state {
                 Ok(s) => s,
                 Err(e) => {
@@ -235,6 +232,10 @@ impl TlsServerStream {
         loop {
             let mut partial = std::mem::take(&mut self.partial);
             let result = self.drive(&mut partial, None);
+            // The resolver ran (or not) during that call, on this thread.
+            if let Some(sni) = HANDSHAKE_SNI.with(|s| s.borrow_mut().take()) {
+                self.sni = Some(sni);
+            }
             let consumed = result.as_ref().map_or(partial.len(), |r| r.0);
             partial.drain(..consumed.min(partial.len()));
             self.partial = partial;
@@ -580,15 +581,8 @@ mod tests {
         let certs = crate::config::parse::tls::load_crt(pem, None).expect("test certificate");
         let tls = BindTls {
             certs,
-            alpn: Vec::new(),
-            min_ver: None,
             max_ver: Some(max_ver),
-            disabled_versions: Vec::new(),
-            ciphers: None,
-            ciphersuites: None,
-            curves: None,
-            no_tls_tickets: false,
-            strict_sni: false,
+            ..BindTls::default()
         };
         crate::engine::tls::server_config(&tls, &TlsDefaults::default()).expect("server config")
     }
