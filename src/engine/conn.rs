@@ -2,10 +2,10 @@
 //! with it: a [`ClientStream`] (plain TCP or TLS-terminated), its [`ConnInfo`] (addresses,
 //! TLS facts), and a [`ConnCtx`] (the engine state plus which frontend/bind accepted it).
 //!
-//! The listener calls `tcp::serve` or `http::serve(stream, info, ctx)` with these; both are
-//! run inside a live-connection guard and are dropped at once on a hard stop, so serving code
-//! does not need to watch for SIGTERM itself (it should watch `StopLevel::Soft` to stop
-//! keep-alive).
+//! The listener calls `tcp::serve(stream, info, ctx)` or `http::serve_session(stream,
+//! session)` with these; both are run inside a live-connection guard and are dropped at once
+//! on a hard stop, so serving code does not need to watch for SIGTERM itself (it should
+//! watch `StopLevel::Soft` to stop keep-alive).
 
 use std::io;
 use std::net::SocketAddr;

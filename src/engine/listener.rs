@@ -213,16 +213,16 @@ fn accept_nonblocking(l: &StdListener) -> io::Result<(std::net::TcpStream, Socke
     Ok((stream, peer))
 }
 
-/// Turns an accepted socket into a [`ClientStream`] (TLS handshake bounded by
-/// `timeout client`) and hands it to the frontend's mode. Returns the tunnel left to run
-/// when an HTTP connection switched protocols ([`super::http::Continuation`]).
-async fn serve_conn(
+/// Turns an accepted socket into a [`ClientStream`] (after `tcp-request connection` rules
+/// and the TLS handshake bounded by `timeout client`), with its [`ConnInfo`]; `None` when
+/// the connection is refused or the handshake fails.
+async fn establish(
     sock: std::net::TcpStream,
     peer: SocketAddr,
     local_fallback: SocketAddr, // the listener's bound address
     tls: Option<std::sync::Arc<rustls::ServerConfig>>,
-    ctx: ConnCtx,
-) -> Option<super::http::Continuation> {
+    ctx: &ConnCtx,
+) -> Option<(ClientStream, ConnInfo)> {
     let Ok(tcp) = TcpStream::from_std(sock) else {
         return None;
     };
@@ -246,7 +246,7 @@ async fn serve_conn(
         alpn: None,
         sni: None,
     };
-    if !super::inspect::connection_accepted(&ctx, &l4) {
+    if !super::inspect::connection_accepted(ctx, &l4) {
         tracing::debug!(
             "{}: connection from {peer} rejected by a tcp-request connection rule",
             fe.name
@@ -279,7 +279,7 @@ async fn serve_conn(
             ),
             Err(e) => {
                 // HAProxy logs "fe/bind: SSL handshake failure" and closes.
-                super::accesslog::embryonic(&ctx, peer, local, &e);
+                super::accesslog::embryonic(ctx, peer, local, &e);
                 tracing::debug!(
                     "{}/{}: SSL handshake failure from {peer}: {e}",
                     fe.name,
@@ -289,6 +289,22 @@ async fn serve_conn(
             }
         },
     };
+    Some((stream, info))
+}
+
+/// Serves an accepted socket: [`establish`], then the frontend's mode. Returns the tunnel
+/// left to run when an HTTP connection switched protocols ([`super::http::Continuation`]).
+/// (Split from `establish` so that what the set-up needed is not kept in this future for
+/// the connection's life.)
+async fn serve_conn(
+    sock: std::net::TcpStream,
+    peer: SocketAddr,
+    local_fallback: SocketAddr,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    ctx: ConnCtx,
+) -> Option<super::http::Continuation> {
+    let (stream, info) = establish(sock, peer, local_fallback, tls, &ctx).await?;
+    let fe = ctx.frontend_ir()?;
     super::accesslog::handshake_done();
     match fe.mode {
         // Boxed: an HTTP connection's future does not carry the size of a TCP session's.
@@ -296,12 +312,15 @@ async fn serve_conn(
             Box::pin(super::tcp::serve(stream, info, ctx)).await;
             None
         }
-        Mode::Http => match super::http::serve_until_tunnel(stream, info, ctx).await {
-            Ok(tunnel) => tunnel,
-            Err(e) => {
-                tracing::debug!("http session from {peer} ended: {e}");
-                None
+        Mode::Http => {
+            let sess = super::http::Session::new(ctx, info);
+            match super::http::serve_session(stream, sess).await {
+                Ok(tunnel) => tunnel,
+                Err(e) => {
+                    tracing::debug!("http session from {peer} ended: {e}");
+                    None
+                }
             }
-        },
+        }
     }
 }

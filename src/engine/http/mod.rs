@@ -40,7 +40,7 @@
 //!
 //! Memory while idle: an HTTP/1 keep-alive connection keeps no read buffer (released when
 //! empty; reads go through a stack buffer that exists only during a poll); its session
-//! future (boxed by the listener) is about 1.4 KiB and the transaction state is boxed per
+//! future (boxed by the listener) is about 1.2 KiB and the transaction state is boxed per
 //! request. After a protocol switch, [`serve_until_tunnel`] returns the tunnel
 //! ([`Continuation`], about 750 bytes) and the session's state is dropped; the server's
 //! 101 head (whose header values share the server connection's read buffer) is not kept
@@ -92,14 +92,23 @@ pub async fn serve(stream: ClientStream, info: ConnInfo, ctx: ConnCtx) -> anyhow
 /// [`serve`], except that a tunnel after a protocol switch is returned rather than run, so
 /// the caller can drop the session's state (the listener's task then holds only the
 /// tunnel's).
-pub async fn serve_until_tunnel(
+pub fn serve_until_tunnel(
     stream: ClientStream,
     info: ConnInfo,
     ctx: ConnCtx,
+) -> impl std::future::Future<Output = anyhow::Result<Option<Continuation>>> {
+    serve_session(stream, Session::new(ctx, info))
+}
+
+/// [`serve_until_tunnel`] for a session already built. (The connection's facts live in the
+/// session only: an `async fn` taking them by value would store them twice in its future,
+/// for the connection's whole life.)
+pub async fn serve_session(
+    stream: ClientStream,
+    sess: std::sync::Arc<Session>,
 ) -> anyhow::Result<Option<Continuation>> {
-    let h2_alpn = info.alpn.as_deref() == Some(b"h2");
-    let clear = !info.tls;
-    let sess = Session::new(ctx, info);
+    let h2_alpn = sess.info.alpn.as_deref() == Some(b"h2");
+    let clear = !sess.info.tls;
     if h2_alpn {
         Box::pin(h2::serve_h2(stream, sess)).await;
         return Ok(None);
