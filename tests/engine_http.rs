@@ -251,6 +251,16 @@ async fn start(text: &str) -> RunningEngine {
     engine::start(load(text)).await.unwrap()
 }
 
+/// The usual set-up: frontend `fe` sending everything to backend `be`, one server at `addr`.
+async fn start_single(addr: impl std::fmt::Display) -> RunningEngine {
+    start(&http_cfg(
+        "",
+        "  default_backend be",
+        &format!("backend be\n  server s1 {addr}"),
+    ))
+    .await
+}
+
 fn fe_addr(eng: &RunningEngine) -> SocketAddr {
     eng.addr("fe").unwrap()
 }
@@ -261,12 +271,7 @@ fn fe_addr(eng: &RunningEngine) -> SocketAddr {
 #[tokio::test]
 async fn plain_get_is_proxied() {
     let be = backend("b1").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let r = exchange(
         fe_addr(&eng),
         b"GET /hello?x=1 HTTP/1.1\r\nHost: example.com\r\nX-Mixed-Case: v\r\n\r\n",
@@ -290,12 +295,7 @@ async fn plain_get_is_proxied() {
 #[tokio::test]
 async fn keep_alive_reuses_client_and_server_connections() {
     let be = backend("b1").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let mut c = TcpStream::connect(fe_addr(&eng)).await.unwrap();
     let mut left = Vec::new();
     for i in 0..3 {
@@ -548,12 +548,7 @@ async fn request_and_response_rules() {
 #[tokio::test]
 async fn request_bodies_are_streamed() {
     let be = backend("b1").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let addr = fe_addr(&eng);
     let mut c = TcpStream::connect(addr).await.unwrap();
     let mut left = Vec::new();
@@ -692,12 +687,7 @@ async fn server_timeout_is_504() {
 async fn server_dying_is_502() {
     // Closes without a response.
     let be = raw_backend(b"").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     assert_eq!(
         exchange(fe_addr(&eng), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             .await
@@ -707,12 +697,7 @@ async fn server_dying_is_502() {
     );
     // Garbage instead of a status line.
     let be = raw_backend(b"GARBAGE\r\n\r\n").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     assert_eq!(
         exchange(fe_addr(&eng), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             .await
@@ -722,12 +707,7 @@ async fn server_dying_is_502() {
     );
     // Dies mid-body: the client gets the head and the 7 bytes, then a close.
     let be = raw_backend(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n1234567").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let mut c = TcpStream::connect(fe_addr(&eng)).await.unwrap();
     c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         .await
@@ -743,12 +723,7 @@ async fn server_dying_is_502() {
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
     )
     .await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     assert_eq!(
         exchange(fe_addr(&eng), b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             .await
@@ -811,12 +786,7 @@ async fn slow_request_head_is_408() {
 #[tokio::test]
 async fn malformed_requests_are_400() {
     let be = backend("b1").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let addr = fe_addr(&eng);
     for bad in [
         &b"GARBAGE\r\n\r\n"[..],
@@ -1016,12 +986,7 @@ async fn http2_via_alpn_and_prior_knowledge() {
     assert!(body.starts_with(b"<html><body><h1>503 Service Unavailable</h1>"));
 
     // Clear-text prior knowledge on a plain bind.
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let mut send = h2_client(TcpStream::connect(fe_addr(&eng)).await.unwrap()).await;
     let resp = send
         .send_request(
@@ -1059,12 +1024,7 @@ async fn http2_via_alpn_and_prior_knowledge() {
 #[tokio::test]
 async fn idle_client_connections_hold_no_pool_slot_and_servers_are_pooled() {
     let be = backend("b1").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     // Two clients in turn: the second one's first request opens its own connection
     // (`http-reuse safe`), its second request may take a pooled one.
     for _ in 0..2 {
@@ -1254,12 +1214,7 @@ async fn connect_method_tunnels_after_2xx() {
         let _ = tokio::io::copy(&mut r, &mut w).await;
     })
     .await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let mut c = TcpStream::connect(fe_addr(&eng)).await.unwrap();
     c.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
         .await
@@ -1360,12 +1315,7 @@ async fn hashing_balance_uses_request_keys() {
 #[tokio::test]
 async fn soft_stop_closes_idle_keep_alive_connections() {
     let be = backend("b1").await;
-    let eng = start(&http_cfg(
-        "",
-        "  default_backend be",
-        &format!("backend be\n  server s1 {}", be.addr),
-    ))
-    .await;
+    let eng = start_single(be.addr).await;
     let mut c = TcpStream::connect(fe_addr(&eng)).await.unwrap();
     c.write_all(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         .await
